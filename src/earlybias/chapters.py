@@ -1,0 +1,47 @@
+"""The book's chapters: id, title, parameter schema, source notebook and profiles."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from earlybias import igb
+from earlybias.params import Param, ParamError, load_profiles
+
+#: The repository root (the package is installed editable from ``src/``).
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Chapter:
+    id: str
+    title: str
+    params: tuple[Param, ...]
+    check: Callable[[dict[str, Any]], None] | None = None
+
+    @property
+    def notebook(self) -> Path:
+        return ROOT / "notebooks" / f"{self.id}.ipynb"
+
+    @property
+    def profiles_path(self) -> Path:
+        return ROOT / "notebooks" / "params" / f"{self.id}.yml"
+
+    def profiles(self) -> dict[str, dict[str, Any]]:
+        return load_profiles(self.profiles_path, self.params)
+
+
+CHAPTERS: dict[str, Chapter] = {
+    c.id: c for c in (
+        Chapter("igb", igb.TITLE, igb.PARAMS, igb.check_params),
+    )
+}
+
+
+def get_chapter(chapter_id: str) -> Chapter:
+    """The chapter called ``chapter_id``, or a :class:`ParamError` naming the known ones."""
+    try:
+        return CHAPTERS[chapter_id]
+    except KeyError:
+        raise ParamError(f"unknown chapter '{chapter_id}': allowed: {', '.join(CHAPTERS)}") from None

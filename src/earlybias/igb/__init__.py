@@ -1,0 +1,40 @@
+"""Chapter ``igb``: initial guessing bias (Francazi, Lucchi, Baity-Jesi, ICML 2024).
+
+``theory`` holds the paper's closed forms, ``networks`` the batched simulation of many untrained
+networks, ``experiments`` one function per claim of the chapter. ``PARAMS`` is the chapter's
+parameter schema: they set the chapter's headline experiment.
+"""
+
+from earlybias.params import Param, ParamError
+
+TITLE = "Initial guessing bias: untrained networks already favour one class"
+
+ACTIVATIONS = ("relu", "tanh", "linear", "centered_relu", "gelu", "sigmoid")
+N_DIGITS = 1797
+
+PARAMS = (
+    Param("activation", "str", "relu", "nonlinearity of every hidden layer", choices=ACTIVATIONS),
+    Param("depth", "int", 1, "number of hidden layers", low=1, high=32),
+    Param("width", "int", 512, "units per hidden layer (after pooling)", low=1, high=8192),
+    Param("pool_k", "int", 1, "max-pool groups of this many units after the first hidden layer (1: none)",
+          low=1, high=64),
+    Param("input_shift", "float", 0.0, "per-feature mean s of the Gaussian inputs (0: centred data)",
+          low=-100.0, high=100.0),
+    Param("n_points", "int", 1000, "data points each network classifies", low=2, high=200_000),
+    Param("n_inits", "int", 2000, "independent initialisations simulated at once", low=2, high=200_000),
+    Param("n_classes", "int", 2, "output classes", low=2, high=1000),
+    Param("data", "str", "gaussian", "isotropic Gaussian inputs, or scikit-learn's bundled 8x8 digits",
+          choices=("gaussian", "digits")),
+    Param("standardize", "bool", False, "standardise every input feature to zero mean, unit variance"),
+    Param("claims_scale", "float", 1.0,
+          "multiplies the initialisations of the claim experiments (smaller: faster, noisier)",
+          low=0.01, high=100.0),
+    Param("seed", "int", 0, "random seed of data and initialisations", low=0, high=2**31 - 1),
+)
+
+
+def check_params(params: dict) -> None:
+    """Cross-parameter rules that a single parameter's range cannot express."""
+    if params["data"] == "digits" and params["n_points"] > N_DIGITS:
+        raise ParamError(f"parameter 'n_points': got {params['n_points']}, allowed with data=digits: "
+                         f"an integer in [2, {N_DIGITS}] (the bundled set has {N_DIGITS} images)")

@@ -1,0 +1,163 @@
+"""``earlybias run``: validate a chapter's parameters, execute its notebook, write a run directory.
+
+A run directory holds ``executed.ipynb``, ``params.yaml``, ``results.json`` and
+``figures/*.png``. It is assembled in a sibling staging directory and renamed into place only
+after the notebook ran to its end, so a directory with a ``results.json`` is always complete.
+Every check of the input happens before a kernel starts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from earlybias.chapters import ROOT, Chapter, get_chapter
+from earlybias.params import PROFILES, ParamError, parse_overrides, resolve
+from earlybias.results import RESULTS, provenance, write_results
+from earlybias.session import NOTEBOOK_RESULTS, RUN_DIR_ENV, THREADS_ENV
+
+#: Where the book's executed chapters live; only ``earlybias book`` writes there.
+BOOK_CHAPTERS = ROOT / "book" / "chapters"
+
+
+class ExecutionFailed(RuntimeError):
+    """The notebook raised; the message names the notebook and the failing cell."""
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """A validated request: everything needed to execute, decided before any kernel starts."""
+
+    chapter: Chapter
+    profile: str
+    params: dict[str, Any]
+    out: Path
+
+
+def params_hash(params: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:10]
+
+
+def _inside(path: Path, parent: Path) -> bool:
+    return path == parent or parent in path.parents
+
+
+def plan_run(chapter_id: str, profile: str = "default", overrides: list[str] | None = None,
+             out: str | Path | None = None, *, for_book: bool = False) -> RunPlan:
+    """Validate everything about a run; raise :class:`ParamError` (exit 2) on bad input."""
+    chapter = get_chapter(chapter_id)
+    if profile not in PROFILES:
+        raise ParamError(f"unknown profile '{profile}': allowed: {', '.join(PROFILES)}")
+    values = parse_overrides(chapter.params, overrides or [])
+    params = resolve(chapter.params, chapter.profiles()[profile], values)
+    if chapter.check is not None:
+        chapter.check(params)
+    if out is None:
+        out_dir = ROOT / "runs" / chapter.id / f"{profile}-{params_hash(params)}"
+    else:
+        out_dir = Path(out).expanduser().resolve()
+        if not for_book and _inside(out_dir, BOOK_CHAPTERS.resolve()):
+            raise ParamError(f"--out {out}: the book's chapters are written by `earlybias book` "
+                             "alone; choose a directory outside book/chapters")
+        if not for_book and out_dir.exists() and any(out_dir.iterdir()):
+            raise ParamError(f"--out {out}: directory exists and is not empty; "
+                             "choose a new directory or remove it")
+    return RunPlan(chapter, profile, params, out_dir)
+
+
+def _failure(exc: Exception, chapter_id: str, notebook: Path) -> str:
+    cell = getattr(exc, "cell_index", None)
+    count = getattr(exc, "exec_count", None)
+    where = f"cell {cell}" if cell is not None else "a cell"
+    if count is not None:
+        where += f" (execution count {count})"
+    what = f"{getattr(exc, 'ename', type(exc).__name__)}: {getattr(exc, 'evalue', exc)}"
+    shown = notebook.relative_to(ROOT) if _inside(notebook, ROOT) else notebook
+    return f"chapter '{chapter_id}' ({shown}): {where} raised {what}"
+
+
+def execute(plan: RunPlan, *, progress: bool = True, threads: int | None = None) -> dict:
+    """Execute a planned run with papermill and return its results record.
+
+    On failure the partial directory is kept as ``<out>.failed`` (it has no results.json, so it
+    cannot pass for a complete run) and :class:`ExecutionFailed` names the failing cell.
+    """
+    import papermill
+
+    out = plan.out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = out.with_name(f".{out.name}.partial-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    (staging / "params.yaml").write_text(yaml.safe_dump(
+        {"chapter": plan.chapter.id, "profile": plan.profile, "params": plan.params},
+        sort_keys=False))
+
+    threads = threads or int(os.environ.get(THREADS_ENV) or os.cpu_count() or 1)
+    env = {RUN_DIR_ENV: str(staging), THREADS_ENV: str(threads)}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    started_at = datetime.now(timezone.utc)
+    t0 = time.perf_counter()
+    try:
+        papermill.execute_notebook(
+            str(plan.chapter.notebook), str(staging / "executed.ipynb"),
+            parameters=plan.params, kernel_name="python3", progress_bar=progress,
+            cwd=str(staging))
+    except Exception as exc:  # papermill raises PapermillExecutionError for a failing cell
+        failed = out.with_name(out.name + ".failed")
+        shutil.rmtree(failed, ignore_errors=True)
+        staging.rename(failed)
+        raise ExecutionFailed(_failure(exc, plan.chapter.id, plan.chapter.notebook)
+                              + f"; the executed notebook is in {failed}") from exc
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    runtime = time.perf_counter() - t0
+
+    partial = staging / NOTEBOOK_RESULTS
+    if not partial.exists():
+        raise ExecutionFailed(f"chapter '{plan.chapter.id}': the notebook ran but never called "
+                              "earlybias.session.record(), so it produced no results")
+    handed = json.loads(partial.read_text())
+    partial.unlink()
+    record = write_results(
+        staging / RESULTS, chapter=plan.chapter.id, profile=plan.profile, params=plan.params,
+        metrics=handed["metrics"], claims=handed["claims"], runtime_s=runtime,
+        provenance=provenance(ROOT, handed["threads"], started_at))
+
+    # Swap the finished directory into place; an older run with the same name goes only now.
+    if out.exists():
+        old = out.with_name(f".{out.name}.old-{os.getpid()}")
+        out.rename(old)
+        staging.rename(out)
+        shutil.rmtree(old)
+    else:
+        staging.rename(out)
+    shutil.rmtree(out.with_name(out.name + ".failed"), ignore_errors=True)
+    return record
+
+
+def claims_summary(record: dict) -> str:
+    """A few lines for the terminal: how many claims passed, and which failed with their numbers."""
+    claims = record["claims"]
+    passed = sum(c["passed"] for c in claims)
+    lines = [f"claims: {passed} passed, {len(claims) - passed} failed "
+             f"(runtime {record['runtime_s']:.1f} s)"]
+    for c in claims:
+        if not c["passed"]:
+            lines.append(f"  FAILED {c['id']}: measured {c['measured']:.4g}, expected {c['expected']}"
+                         f" -- {c['statement']}")
+    return "\n".join(lines)

@@ -1,0 +1,80 @@
+"""What a chapter notebook calls to set itself up and hand its results to the runner.
+
+Under ``earlybias run`` the runner sets ``EARLYBIAS_RUN_DIR``; the notebook then saves its
+figures into ``<run dir>/figures`` and its metrics and claims into a partial file that the runner
+turns into ``results.json`` once the whole notebook has run. Opened by hand in Jupyter, the same
+calls only display: nothing is written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from pathlib import Path
+
+import numpy as np
+
+from earlybias.claims import Claim
+
+RUN_DIR_ENV = "EARLYBIAS_RUN_DIR"
+THREADS_ENV = "EARLYBIAS_THREADS"
+NOTEBOOK_RESULTS = "notebook-results.json"
+
+
+def run_dir() -> Path | None:
+    """The run directory the runner is writing, or ``None`` in an interactive session."""
+    value = os.environ.get(RUN_DIR_ENV)
+    return Path(value) if value else None
+
+
+def start(seed: int) -> int:
+    """Seed every generator, fix torch's thread count, apply the book's plot style.
+
+    Returns the number of threads. The count comes from ``EARLYBIAS_THREADS`` (set by the
+    runner) or the machine's cores, and is recorded in the results' provenance, because a
+    float32 reduction can round differently on another thread count.
+    """
+    import torch
+
+    from earlybias.plotting import use_style
+
+    threads = int(os.environ.get(THREADS_ENV) or os.cpu_count() or 1)
+    torch.set_num_threads(threads)
+    torch.use_deterministic_algorithms(True)
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    use_style()
+    return threads
+
+
+def save_figure(fig, name: str) -> None:
+    """Save ``fig`` as ``figures/<name>.png`` in the run directory (nothing when interactive)."""
+    out = run_dir()
+    if out is None:
+        return
+    (out / "figures").mkdir(parents=True, exist_ok=True)
+    fig.savefig(out / "figures" / f"{name}.png", dpi=150, bbox_inches="tight")
+
+
+def record(metrics: dict[str, float], claims: list[Claim]) -> None:
+    """Hand the chapter's metrics and claims to the runner (nothing when interactive)."""
+    out = run_dir()
+    if out is None:
+        return
+    import torch
+
+    payload = {
+        "metrics": {k: float(v) for k, v in metrics.items()},
+        "claims": [c.to_dict() for c in claims],
+        "threads": torch.get_num_threads(),
+    }
+    (out / NOTEBOOK_RESULTS).write_text(json.dumps(payload, indent=2))
+
+
+def glue(name: str, value, fmt: str | None = None) -> None:
+    """Glue ``value`` for the prose (myst-nb), so no number in the text is typed by hand."""
+    from myst_nb import glue as _glue
+
+    _glue(name, value if fmt is None else format(value, fmt), display=False)
