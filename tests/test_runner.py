@@ -65,7 +65,7 @@ def test_smoke_run_writes_a_complete_run_directory(tmp_path):
         assert key in record["metrics"]
     assert record["claims"] and all(set(c) == {"id", "paper", "statement", "measured", "expected",
                                                "passed"} for c in record["claims"])
-    assert record["provenance"]["torch"] == "2.13.0"
+    assert record["provenance"]["torch"].startswith("2.13.0")
     assert record["provenance"]["threads"] == 2
     assert len(list((out / "figures").glob("*.png"))) >= 6
     executed = json.loads((out / "executed.ipynb").read_text())

@@ -9,6 +9,7 @@ stored beside the run, and a chapter whose hash is unchanged is not executed aga
 from __future__ import annotations
 
 import hashlib
+import shutil
 import subprocess
 import sys
 from importlib import metadata
@@ -61,29 +62,31 @@ def _cell(text: str) -> str:
 
 
 def write_report_table() -> None:
-    """Gather every chapter's claims into ``book/chapters/claims.md`` for the report page."""
-    claim_rows = ["| chapter | claim | paper | measured | expected | result |",
-                  "|---|---|---|---|---|---|"]
-    run_rows = ["| chapter | claims passed | run time (s) | commit | python | torch | numpy | threads | started |",
-                "|---|---|---|---|---|---|---|---|---|"]
+    """Gather every chapter's runs and claims into ``book/chapters/claims.md`` (the report page)."""
+    runs = ["| chapter | claims passed | run time (s) | commit | python | torch | numpy | threads "
+            "| started (UTC) |", "|---|---|---|---|---|---|---|---|---|"]
+    sections = []
     for chapter in CHAPTERS.values():
         path = BOOK_CHAPTERS / chapter.id / RESULTS
+        link = f"[{chapter.id}](chapters/{chapter.id}/executed.ipynb)"
         if not path.exists():
-            run_rows.append(f"| {chapter.id} | not executed | | | | | | | |")
+            runs.append(f"| {chapter.id} | not executed | | | | | | | |")
             continue
         record = load_results(path)
-        for c in record["claims"]:
-            result = "passed" if c["passed"] else "**FAILED**"
-            claim_rows.append(
-                f"| [{chapter.id}](chapters/{chapter.id}/executed.ipynb) | {c['id']}: {_cell(c['statement'])} "
-                f"| {{cite:p}}`{c['paper']}` | {c['measured']:.4g} | {_cell(c['expected'])} | {result} |")
+        claims = record["claims"]
         p = record["provenance"]
-        passed = sum(c["passed"] for c in record["claims"])
-        run_rows.append(
-            f"| {chapter.id} | {passed} / {len(record['claims'])} | {record['runtime_s']:.1f} "
-            f"| `{p['git_commit'][:12]}` | {p['python']} | {p['torch']} | {p['numpy']} "
-            f"| {p['threads']} | {p['started_at']} |")
-    text = ("### Claims\n\n" + "\n".join(claim_rows) + "\n\n### Runs\n\n" + "\n".join(run_rows) + "\n")
+        runs.append(f"| {link} | {sum(c['passed'] for c in claims)} / {len(claims)} "
+                    f"| {record['runtime_s']:.1f} | `{p['git_commit'][:12]}` | {p['python']} "
+                    f"| {p['torch']} | {p['numpy']} | {p['threads']} | {p['started_at']} |")
+        papers = sorted({c["paper"] for c in claims})
+        rows = [f"### {chapter.title}", "",
+                f"Chapter {link}, reproducing {{cite:t}}`{','.join(papers)}`.", "",
+                "| claim | statement | measured | expected | result |", "|---|---|---|---|---|"]
+        rows += [f"| {c['id']} | {_cell(c['statement'])} | {c['measured']:.4g} "
+                 f"| {_cell(c['expected'])} | {'passed' if c['passed'] else '**FAILED**'} |"
+                 for c in claims]
+        sections.append("\n".join(rows))
+    text = "## Runs\n\n" + "\n".join(runs) + "\n\n## Claims\n\n" + "\n\n".join(sections) + "\n"
     BOOK_CHAPTERS.mkdir(parents=True, exist_ok=True)
     atomic_write(REPORT_TABLE, text)
 
@@ -99,5 +102,12 @@ def build_html(source: Path = BOOK_SOURCE, output: Path | None = None) -> Path:
            "-W", "-n", "--keep-going"]
     if output is not None:
         cmd += ["--path-output", str(output)]
-    subprocess.run(cmd, check=True)
-    return (output or source) / "_build" / "html" / "index.html"
+    build = (output or source) / "_build"
+    try:
+        subprocess.run(cmd, check=True)
+    except subprocess.CalledProcessError:
+        # Sphinx rebuilds only changed pages and would not repeat this build's warnings: forget
+        # its saved state so that the next build reads every page and fails again until fixed.
+        shutil.rmtree(build / ".doctrees", ignore_errors=True)
+        raise
+    return build / "html" / "index.html"

@@ -77,4 +77,6 @@ def glue(name: str, value, fmt: str | None = None) -> None:
     """Glue ``value`` for the prose (myst-nb), so no number in the text is typed by hand."""
     from myst_nb import glue as _glue
 
+    if isinstance(value, np.generic):
+        value = value.item()  # a numpy scalar's repr ("np.float64(...)") defeats glue's formats
     _glue(name, value if fmt is None else format(value, fmt), display=False)
