@@ -1,0 +1,186 @@
+"""Coloured digits: scikit-learn's 8x8 digits with a colour bias of adjustable strength.
+
+Colourisation follows Colored MNIST as used by IFBiD (Serna et al. 2021, Sec. 4.1, after Kim et
+al. 2019): each class has a fixed mean colour; a *biased* image is drawn in its class's mean
+colour plus isotropic Gaussian jitter of variance ``sigma2``, so a small ``sigma2`` makes colour a
+shortcut for the label. An *unbiased* image gets the mean colour of an independently drawn class
+plus the same jitter: the colour has the same marginal distribution but says nothing about the
+label. Images are RGB, shape (3, 8, 8); a model sees them flattened to 192 features.
+
+The *group* variant draws white digits on one of three background colours and under-represents
+one group in training (``minority_share``), so that a detector can try to name the neglected
+group from the weights alone.
+"""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+import numpy as np
+
+__all__ = [
+    "CLASS_COLORS", "GROUP_COLORS", "BIAS_LEVELS", "resolve_sigma2", "shift_digits", "paint",
+    "draw_colors", "color_digits", "group_shares", "draw_groups", "group_digits",
+]
+
+# Mean colour of each class (RGB in [0, 1]): bright and spread over the cube, so that no class
+# is drawn nearly black (its shape would vanish) and the classes are separable by colour alone.
+CLASS_COLORS = np.array([
+    [0.90, 0.10, 0.10],  # 0 red
+    [0.10, 0.80, 0.10],  # 1 green
+    [0.15, 0.25, 0.95],  # 2 blue
+    [0.95, 0.90, 0.10],  # 3 yellow
+    [0.90, 0.10, 0.90],  # 4 magenta
+    [0.10, 0.90, 0.90],  # 5 cyan
+    [1.00, 0.55, 0.00],  # 6 orange
+    [0.55, 0.15, 0.80],  # 7 purple
+    [0.00, 0.55, 0.50],  # 8 teal
+    [0.80, 0.80, 0.80],  # 9 light grey
+])
+
+# Background colour of each group in the group-bias variant (digits are drawn in white on top):
+# pure red, green and blue, so a group decides which channel the background saturates and which
+# two carry the digit. Darker or mixed backgrounds left too little difference between groups for
+# an under-represented one to be learnt worse (data/README.md).
+GROUP_COLORS = np.eye(3)
+
+# Named bias levels: the colour-jitter variance sigma2 of the biased training images (IFBiD,
+# Sec. 4.1, uses four levels from "very high" to "very low" bias). Chosen so that a vanilla MLP's
+# unbiased test accuracy rises monotonically with sigma2 over more than 25 points (data/README.md).
+BIAS_LEVELS = {"very_high": 0.02, "high": 0.05, "low": 0.1, "very_low": 0.6}
+
+
+def resolve_sigma2(bias: str | float) -> float:
+    """The jitter variance of ``bias``: a name in ``BIAS_LEVELS`` or a variance > 0."""
+    if isinstance(bias, str):
+        if bias not in BIAS_LEVELS:
+            raise ValueError(f"bias must be one of {sorted(BIAS_LEVELS)} or a variance > 0, "
+                             f"got {bias!r}")
+        return BIAS_LEVELS[bias]
+    if isinstance(bias, bool) or not isinstance(bias, Real) or not bias > 0:
+        raise ValueError(f"bias must be one of {sorted(BIAS_LEVELS)} or a variance > 0, got {bias!r}")
+    return float(bias)
+
+
+def _check_digits(X) -> np.ndarray:
+    X = np.asarray(X, dtype=np.float32)
+    if X.ndim != 2 or X.shape[1] != 64:
+        raise ValueError(f"X must have shape (n, 64) (flattened 8x8 digits), got {X.shape}")
+    return X
+
+
+def _check_labels(y, n: int | None = None) -> np.ndarray:
+    y = np.asarray(y)
+    if y.ndim != 1 or (n is not None and len(y) != n) or not np.issubdtype(y.dtype, np.integer) or (
+            y.size and (y.min() < 0 or y.max() > 9)):
+        raise ValueError(f"y must be {'' if n is None else f'{n} '}integer labels in 0..9, "
+                         f"got shape {y.shape}, dtype {y.dtype}")
+    return y
+
+
+def _rng(seed) -> np.random.Generator:
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if isinstance(seed, bool) or not isinstance(seed, Integral) or seed < 0:
+        raise ValueError(f"seed must be an integer >= 0 or a numpy Generator, got {seed!r}")
+    return np.random.default_rng(int(seed))
+
+
+def shift_digits(X, seed: int | np.random.Generator = 0) -> np.ndarray:
+    """Shift every 8x8 digit by its own random offset in {-1, 0, 1}^2 pixels, filling with zeros.
+
+    The augmentation of the ``shift=True`` option: small translations keep the digit legible
+    and make each model of a zoo see slightly different images.
+    """
+    X = _check_digits(X)
+    rng = _rng(seed)
+    n = X.shape[0]
+    shifts = rng.integers(-1, 2, size=(n, 2))
+    # Pad by one pixel, then crop the 8x8 window at offset (1 - dy, 1 - dx): one gather, no loop.
+    padded = np.pad(X.reshape(n, 8, 8), ((0, 0), (1, 1), (1, 1)))
+    rows = (1 - shifts[:, 0])[:, None] + np.arange(8)[None, :]
+    cols = (1 - shifts[:, 1])[:, None] + np.arange(8)[None, :]
+    out = padded[np.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]]
+    return out.reshape(n, 64)
+
+
+def paint(X, scale, offset=None):
+    """RGB images from grey digits: channel c of image i is ``offset[i, c] + scale[i, c] * X[i]``.
+
+    Colored MNIST is ``scale`` = the digit's colour and no offset; white digits on a background
+    ``b`` are ``scale = 1 - b``, ``offset = b``. Works on numpy arrays and torch tensors with any
+    leading dimensions: X (..., 64), scale and offset (..., 3) -> images (..., 3, 64).
+    """
+    if X.shape[-1] != 64 or scale.shape[-1] != 3 or (offset is not None and offset.shape[-1] != 3):
+        raise ValueError(f"X must end in 64 pixels and scale, offset in 3 channels, got shapes "
+                         f"{tuple(X.shape)}, {tuple(scale.shape)}, "
+                         f"{None if offset is None else tuple(offset.shape)}")
+    images = scale[..., :, None] * X[..., None, :]
+    return images if offset is None else images + offset[..., :, None]
+
+
+def draw_colors(y, sigma2: str | float, biased: bool = True,
+                seed: int | np.random.Generator = 0) -> np.ndarray:
+    """Digit colours of Colored MNIST (IFBiD, Sec. 4.1), shape (n, 3).
+
+    ``biased=True``: the colour of an image of class ``y`` is ``CLASS_COLORS[y] + e`` with
+    ``e ~ N(0, sigma2 I_3)``. ``biased=False``: ``CLASS_COLORS[c] + e`` with ``c`` uniform on 0..9
+    and independent of ``y``. ``sigma2`` is a variance > 0 or a name in ``BIAS_LEVELS``.
+    Colours are not clipped, so the jitter variance is exactly ``sigma2`` whatever the class.
+    """
+    y = _check_labels(y)
+    sigma2 = resolve_sigma2(sigma2)
+    rng = _rng(seed)
+    source = y if biased else rng.integers(0, 10, size=len(y))
+    return CLASS_COLORS[source] + np.sqrt(sigma2) * rng.standard_normal((len(y), 3))
+
+
+def color_digits(X, y, sigma2: str | float, biased: bool = True,
+                 seed: int | np.random.Generator = 0, return_colors: bool = False):
+    """Coloured digits: each digit drawn in its colour from ``draw_colors``, on black.
+
+    Returns float32 images of shape (n, 3, 8, 8), and the (n, 3) colours if ``return_colors``.
+    """
+    X = _check_digits(X)
+    colors = draw_colors(_check_labels(y, len(X)), sigma2, biased, seed)
+    images = paint(X, colors.astype(np.float32)).reshape(len(X), 3, 8, 8)
+    return (images, colors) if return_colors else images
+
+
+def group_shares(minority_group: int, minority_share: float) -> np.ndarray:
+    """Probabilities of the three groups: ``minority_share`` for the minority, the rest split evenly.
+
+    ``minority_share = 1/3`` is the balanced (unbiased) case.
+    """
+    n_groups = len(GROUP_COLORS)
+    if isinstance(minority_group, bool) or not isinstance(minority_group, Integral) or not (
+            0 <= minority_group < n_groups):
+        raise ValueError(f"minority_group must be an integer in 0..{n_groups - 1}, "
+                         f"got {minority_group!r}")
+    if not isinstance(minority_share, Real) or not 0.0 < minority_share <= 1.0 / n_groups:
+        raise ValueError(f"minority_share must be in (0, 1/{n_groups}], got {minority_share!r}")
+    shares = np.full(n_groups, (1.0 - minority_share) / (n_groups - 1))
+    shares[minority_group] = minority_share
+    return shares
+
+
+def draw_groups(n: int, shares, seed: int | np.random.Generator = 0) -> np.ndarray:
+    """The group (0, 1 or 2) of each of ``n`` images, drawn independently with ``shares``."""
+    shares = np.asarray(shares, dtype=np.float64)
+    if shares.shape != (len(GROUP_COLORS),) or np.any(shares < 0) or not np.isclose(shares.sum(), 1):
+        raise ValueError(f"shares must be {len(GROUP_COLORS)} probabilities summing to 1, "
+                         f"got {shares!r}")
+    return _rng(seed).choice(len(GROUP_COLORS), size=n, p=shares)
+
+
+def group_digits(X, shares, seed: int | np.random.Generator = 0):
+    """White digits on a group background: pixel = x * white + (1 - x) * ``GROUP_COLORS[g]``.
+
+    Each image's group ``g`` is drawn by ``draw_groups`` (see ``group_shares``; uniform shares
+    give balanced, unbiased data), independently of its class.
+    Returns float32 images of shape (n, 3, 8, 8) and the (n,) group of each image.
+    """
+    X = _check_digits(X)
+    groups = draw_groups(len(X), shares, seed)
+    background = GROUP_COLORS.astype(np.float32)[groups]
+    return paint(X, 1.0 - background, background).reshape(len(X), 3, 8, 8), groups

@@ -1,0 +1,176 @@
+"""What a zoo is: its parameters (``ZooSpec``) and the random draws behind each of its models.
+
+Every random choice of model ``i`` (initialisation, training subset, shift, colours, batch order)
+comes from one generator seeded by ``(seed, i)``, so a model depends only on the zoo's parameters
+and its own index: a zoo is reproducible and training it in chunks changes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, fields
+from functools import lru_cache
+from numbers import Integral, Real
+
+import numpy as np
+
+from earlybias.data.colored import (BIAS_LEVELS, GROUP_COLORS, draw_colors, draw_groups,
+                                    group_shares, resolve_sigma2, shift_digits)
+from earlybias.data.digits import digits_pools
+
+__all__ = ["FAMILIES", "TASKS", "ZooSpec", "model_rng", "model_data", "held_out_digits"]
+
+FAMILIES = ("mlp", "cnn")
+TASKS = ("color", "group")
+# Bump when a change of the code changes the numbers of a zoo, so stale caches are not reused.
+FORMAT_VERSION = 1
+
+
+@lru_cache(maxsize=4)
+def _pools(split_seed: int) -> dict:
+    # float32 once here: every model of every zoo draws its images from these arrays.
+    return {p: {k: v.astype(np.float32) if k.startswith("X") else v for k, v in part.items()}
+            for p, part in digits_pools(seed=split_seed).items()}
+
+
+def _check_int(name: str, value, low: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < low:
+        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class ZooSpec:
+    """Everything that determines a zoo of small networks (IFBiD, Sec. 4.1); equal specs, equal zoos.
+
+    n_models: number of networks. family: ``"mlp"`` (192-width-10) or ``"cnn"`` (two 3x3
+    convolutions of width/2 and width channels, each followed by 2x2 max-pooling, then a linear
+    layer). task: ``"color"`` trains model ``i`` on colour-biased digits at level
+    ``bias[i % len(bias)]`` (names of ``BIAS_LEVELS`` or variances); ``"group"`` trains it on
+    group digits where group ``i % 3`` makes up only ``minority_share`` of the training images.
+    pool: the digits pool (``"A"`` or ``"B"``) of ``digits_pools(split_seed)``. n_train: images
+    per model, drawn without replacement from the pool. shift: random +-1 pixel shifts of the
+    training images. epochs, batch_size, lr: Adam training of each model on its own images.
+    """
+
+    n_models: int
+    family: str = "mlp"
+    task: str = "color"
+    bias: tuple = tuple(BIAS_LEVELS)
+    minority_share: float = 0.1
+    pool: str = "A"
+    seed: int = 0
+    split_seed: int = 0
+    n_train: int = 600
+    shift: bool = False
+    width: int = 32
+    epochs: int = 6
+    batch_size: int = 32
+    lr: float = 0.02
+
+    def __post_init__(self):
+        _check_int("n_models", self.n_models, 1)
+        if self.family not in FAMILIES:
+            raise ValueError(f"family must be one of {FAMILIES}, got {self.family!r}")
+        if self.task not in TASKS:
+            raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
+        bias = (self.bias,) if isinstance(self.bias, (str, Real)) else tuple(self.bias)
+        if not bias:
+            raise ValueError("bias must name at least one level")
+        for level in bias:
+            resolve_sigma2(level)
+        object.__setattr__(self, "bias", bias)  # frozen: a list given by the caller becomes a tuple
+        group_shares(0, self.minority_share)
+        if self.pool not in ("A", "B"):
+            raise ValueError(f"pool must be 'A' or 'B', got {self.pool!r}")
+        _check_int("seed", self.seed, 0)
+        _check_int("split_seed", self.split_seed, 0)
+        _check_int("n_train", self.n_train, 1)
+        available = len(_pools(self.split_seed)[self.pool]["y_train"])
+        if self.n_train > available:
+            raise ValueError(f"n_train must be <= {available} (training images of pool "
+                             f"{self.pool!r}), got {self.n_train!r}")
+        if not isinstance(self.shift, bool):
+            raise ValueError(f"shift must be True or False, got {self.shift!r}")
+        _check_int("width", self.width, 2 if self.family == "cnn" else 1)
+        _check_int("epochs", self.epochs, 1)
+        _check_int("batch_size", self.batch_size, 1)
+        if isinstance(self.lr, bool) or not isinstance(self.lr, Real) or not self.lr > 0:
+            raise ValueError(f"lr must be a number > 0, got {self.lr!r}")
+
+    def key(self) -> str:
+        """A short hash of the parameters that change the zoo's numbers: its cache key."""
+        d = asdict(self)
+        # The knob of the other task does not change this zoo: leave it out of the key.
+        d.pop("minority_share" if self.task == "color" else "bias")
+        d["format"] = FORMAT_VERSION
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ZooSpec":
+        names = {f.name for f in fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ValueError(f"unknown ZooSpec fields {sorted(unknown)}; allowed: {sorted(names)}")
+        return cls(**d)
+
+    def level(self, i: int):
+        """Bias level of model ``i`` (colour task): an entry of ``bias``."""
+        return self.bias[i % len(self.bias)]
+
+    def minority_group(self, i: int) -> int:
+        """The under-represented group of model ``i`` (group task)."""
+        return i % len(GROUP_COLORS)
+
+
+def model_rng(spec: ZooSpec, i: int) -> np.random.Generator:
+    """The generator behind every random choice of model ``i``: seeded by ``(spec.seed, i)`` alone."""
+    return np.random.default_rng([spec.seed, i])
+
+
+def held_out_digits(spec: ZooSpec) -> tuple[np.ndarray, np.ndarray]:
+    """The pool's held-out grey digits (n_test, 64) and labels: every model is tested on them."""
+    pool = _pools(spec.split_seed)[spec.pool]
+    return pool["X_test"], pool["y_test"]
+
+
+def model_data(spec: ZooSpec, i: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """The data of model ``i``, drawn from ``rng``: its grey training digits and every image's colour.
+
+    An image is ``paint(grey, scale, offset)`` (``earlybias.data.colored``); the colours are
+    returned instead of the images so that a whole block of models is painted in one operation.
+    Returns ``train_grey`` (n_train, 64) and ``y_train``: the model's own subset of the pool, shifted
+    if ``spec.shift``; ``{train,test_biased,test_unbiased}_scale`` (n, 3), and for the group task
+    the matching ``_offset`` and ``g_test``, the group of each unbiased test image; ``order``
+    (epochs, n_train): the sample order of each epoch. The test digits are ``held_out_digits(spec)``.
+    Biased test images are coloured like the training images; unbiased ones break the shortcut
+    (colour independent of the class, or all groups equally often).
+    """
+    pool = _pools(spec.split_seed)[spec.pool]
+    subset = rng.choice(len(pool["y_train"]), size=spec.n_train, replace=False)
+    grey, y = pool["X_train"][subset], pool["y_train"][subset]
+    out = {"train_grey": shift_digits(grey, rng) if spec.shift else grey, "y_train": y}
+    y_test = pool["y_test"]
+    if spec.task == "color":
+        sigma2 = resolve_sigma2(spec.level(i))
+        out["train_scale"] = draw_colors(y, sigma2, biased=True, seed=rng)
+        out["test_biased_scale"] = draw_colors(y_test, sigma2, biased=True, seed=rng)
+        out["test_unbiased_scale"] = draw_colors(y_test, sigma2, biased=False, seed=rng)
+    else:
+        shares = group_shares(spec.minority_group(i), spec.minority_share)
+        uniform = np.full(len(GROUP_COLORS), 1.0 / len(GROUP_COLORS))
+        groups = {"train": draw_groups(len(y), shares, seed=rng),
+                  "test_biased": draw_groups(len(y_test), shares, seed=rng),
+                  "test_unbiased": draw_groups(len(y_test), uniform, seed=rng)}
+        for name, g in groups.items():
+            # White digits on the group's background: paint(grey, 1 - background, background).
+            out[f"{name}_scale"] = 1.0 - GROUP_COLORS[g]
+            out[f"{name}_offset"] = GROUP_COLORS[g]
+        out["g_test"] = groups["test_unbiased"]
+    for k in [k for k in out if k.endswith(("_scale", "_offset"))]:
+        out[k] = out[k].astype(np.float32)
+    out["order"] = np.stack([rng.permutation(spec.n_train) for _ in range(spec.epochs)])
+    return out

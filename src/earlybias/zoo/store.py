@@ -1,0 +1,147 @@
+"""A trained zoo, its cache and its resumable training.
+
+A zoo is cached under ``<cache>/zoo-<family>-<task>-<key>/`` where ``key`` hashes its
+``ZooSpec``. Training runs in chunks of whole blocks; each finished chunk is written at once, so
+an interrupted run keeps its chunks and the next call trains only the missing ones. Files are
+written with ``torch.save`` and read with ``torch.load(weights_only=True)``: plain tensors,
+numbers and strings only, never pickled code.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from earlybias.zoo.nets import make_module, param_shapes
+from earlybias.zoo.spec import FORMAT_VERSION, ZooSpec
+from earlybias.zoo.train import BLOCK, train_batched
+
+__all__ = ["Zoo", "default_cache_dir", "zoo_dir", "train_zoo", "load_zoo"]
+
+
+@dataclass
+class Zoo:
+    """Trained networks and what each was trained on (IFBiD, Sec. 3: the detector's dataset).
+
+    ``params``: one tensor per layer parameter with a leading model dimension, named and laid out
+    as in the ``torch.nn`` module's ``state_dict`` (e.g. ``fc1.weight`` of shape (M, 32, 192)).
+    ``meta``: per-model tensors: ``index``, ``level`` and ``sigma2`` (colour task) or
+    ``minority_group`` (group task), and accuracies ``acc_train``, ``acc_biased``,
+    ``acc_unbiased`` (and ``acc_group`` (M, 3) on the balanced test set, group task).
+    """
+
+    spec: ZooSpec
+    params: dict[str, torch.Tensor]
+    meta: dict[str, torch.Tensor]
+
+    def __len__(self) -> int:
+        return self.spec.n_models
+
+    def flat(self) -> torch.Tensor:
+        """All parameters of each model as one row: (M, n_params), in ``state_dict`` order."""
+        return torch.cat([self.params[k].reshape(len(self), -1) for k in param_shapes(self.spec)],
+                         dim=1)
+
+    def module(self, i: int) -> torch.nn.Module:
+        """Model ``i`` as an ordinary ``torch.nn`` module."""
+        if not -len(self) <= i < len(self):
+            raise IndexError(f"i must index one of the {len(self)} models, got {i!r}")
+        return make_module(self.spec, {k: v[i] for k, v in self.params.items()})
+
+    def frame(self):
+        """One row per model: pool, zoo seed, bias level or minority group, and accuracies."""
+        import pandas as pd
+
+        spec, meta = self.spec, self.meta
+        df = pd.DataFrame({"model": meta["index"].numpy(), "family": spec.family,
+                           "task": spec.task, "pool": spec.pool, "seed": spec.seed})
+        if spec.task == "color":
+            df["level"] = [str(spec.bias[j]) for j in meta["level"].tolist()]
+            df["sigma2"] = meta["sigma2"].numpy()
+        else:
+            df["minority_group"] = meta["minority_group"].numpy()
+        for name in ("acc_train", "acc_biased", "acc_unbiased"):
+            df[name] = meta[name].numpy()
+        if "acc_group" in meta:
+            for g in range(meta["acc_group"].shape[1]):
+                df[f"acc_group_{g}"] = meta["acc_group"][:, g].numpy()
+        return df
+
+    def save(self, path: str | Path) -> None:
+        """Write the zoo atomically: a reader never sees half a file."""
+        _atomic_save({"format": FORMAT_VERSION, "spec": self.spec.to_dict(),
+                      "torch": str(torch.__version__), "params": self.params, "meta": self.meta},
+                     Path(path))
+
+
+def _atomic_save(obj: dict, path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def load_zoo(path: str | Path) -> Zoo:
+    """Read a zoo written by ``Zoo.save`` (``weights_only=True``: tensors and plain values only)."""
+    d = torch.load(Path(path), weights_only=True)
+    if d.get("format") != FORMAT_VERSION:
+        raise ValueError(f"{path} holds zoo format {d.get('format')!r}; this code reads format "
+                         f"{FORMAT_VERSION}: delete the file to retrain")
+    return Zoo(ZooSpec.from_dict(d["spec"]), d["params"], d["meta"])
+
+
+def default_cache_dir() -> Path:
+    """``$EARLYBIAS_CACHE_DIR`` if set, else ``data/cache`` of the repository (git-ignored)."""
+    if os.environ.get("EARLYBIAS_CACHE_DIR"):
+        return Path(os.environ["EARLYBIAS_CACHE_DIR"])
+    root = Path(__file__).resolve().parents[3]
+    if (root / "pyproject.toml").is_file():
+        return root / "data" / "cache"
+    # An installed (non-editable) package has no repository around it.
+    return Path.home() / ".cache" / "earlybias"
+
+
+def zoo_dir(spec: ZooSpec, cache_dir: str | Path | None = None) -> Path:
+    """The cache folder of the zoo ``spec``."""
+    root = default_cache_dir() if cache_dir is None else Path(cache_dir)
+    return root / f"zoo-{spec.family}-{spec.task}-{spec.key()}"
+
+
+def train_zoo(spec: ZooSpec, chunk_size: int = 4 * BLOCK, cache_dir: str | Path | None = None,
+              progress: bool = True) -> Zoo:
+    """The zoo ``spec``: loaded from the cache, or trained chunk by chunk (resuming) and cached.
+
+    ``chunk_size`` (a multiple of ``BLOCK``) sets how many models are trained between two writes
+    to disk; it does not change the result: chunked and unchunked training agree bit for bit.
+    A rerun after an interruption reuses the finished chunks of the same ``chunk_size``.
+    """
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < BLOCK or (
+            chunk_size % BLOCK):
+        raise ValueError(f"chunk_size must be a positive multiple of {BLOCK}, got {chunk_size!r}")
+    folder = zoo_dir(spec, cache_dir)
+    final = folder / "zoo.pt"
+    if final.is_file():
+        return load_zoo(final)
+    folder.mkdir(parents=True, exist_ok=True)
+    ranges = [(a, min(a + chunk_size, spec.n_models)) for a in range(0, spec.n_models, chunk_size)]
+    files = [folder / f"chunk-{a:06d}-{b:06d}.pt" for a, b in ranges]
+    with tqdm(total=spec.n_models, unit="model", disable=not progress,
+              desc=f"zoo {spec.family}/{spec.task} pool {spec.pool}") as bar:
+        for (a, b), file in zip(ranges, files):
+            if not file.is_file():
+                params, meta = train_batched(spec, a, b)
+                _atomic_save({"spec": spec.to_dict(), "params": params, "meta": meta}, file)
+            bar.update(b - a)
+    chunks = [torch.load(f, weights_only=True) for f in files]
+    for f, c in zip(files, chunks):
+        if c["spec"] != spec.to_dict():
+            raise ValueError(f"{f} was trained for another spec; delete {folder} to retrain")
+    zoo = Zoo(spec, *({k: torch.cat([c[part][k] for c in chunks]) for k in chunks[0][part]}
+                      for part in ("params", "meta")))
+    zoo.save(final)
+    for f in folder.glob("chunk-*.pt"):
+        f.unlink()
+    return zoo

@@ -1,0 +1,118 @@
+"""Coloured digits: colour statistics, unbiased colours, shifts, groups, pools and validation."""
+
+import numpy as np
+import pytest
+
+from earlybias.data.colored import (BIAS_LEVELS, CLASS_COLORS, GROUP_COLORS, color_digits,
+                                    group_digits, group_shares, paint, resolve_sigma2,
+                                    shift_digits)
+from earlybias.data.digits import digits_pools, load_digits
+
+N = 40_000  # draws for the statistics below: the sample variance is within ~2 % of sigma2
+
+
+@pytest.fixture(scope="module")
+def labels():
+    return np.random.default_rng(1).integers(0, 10, size=N)
+
+
+def _ones(n):
+    return np.ones((n, 64))
+
+
+@pytest.mark.parametrize("sigma2", [0.02, 0.6])
+def test_biased_colours_have_class_means_and_jitter_variance_sigma2(labels, sigma2):
+    _, colors = color_digits(_ones(N), labels, sigma2, biased=True, seed=0, return_colors=True)
+    jitter = colors - CLASS_COLORS[labels]
+    for c in range(10):
+        np.testing.assert_allclose(colors[labels == c].mean(0), CLASS_COLORS[c],
+                                   atol=5 * np.sqrt(sigma2 / (labels == c).sum()))
+    np.testing.assert_allclose(jitter.var(0), sigma2, rtol=0.04)
+    # Isotropic: the channels' jitters are uncorrelated.
+    assert np.abs(np.corrcoef(jitter.T) - np.eye(3)).max() < 0.03
+
+
+def test_unbiased_colours_do_not_reveal_the_class(labels):
+    sigma2 = BIAS_LEVELS["very_high"]
+    nearest = lambda colors: np.argmin(
+        ((colors[:, None, :] - CLASS_COLORS[None]) ** 2).sum(-1), axis=1)
+    _, biased = color_digits(_ones(N), labels, sigma2, biased=True, seed=0, return_colors=True)
+    _, unbiased = color_digits(_ones(N), labels, sigma2, biased=False, seed=0, return_colors=True)
+    # With little jitter the nearest class colour names the label of a biased image ...
+    assert (nearest(biased) == labels).mean() > 0.85
+    # ... and only chance (1/10) of an unbiased one, whose colour is independent of the class.
+    assert abs((nearest(unbiased) == labels).mean() - 0.1) < 0.01
+    # The unbiased colour distribution is the same for every class.
+    means = np.stack([unbiased[labels == c].mean(0) for c in range(10)])
+    np.testing.assert_allclose(means, CLASS_COLORS.mean(0)[None].repeat(10, 0), atol=0.03)
+
+
+def test_images_are_intensity_times_colour():
+    X, y = load_digits()
+    images, colors = color_digits(X[:50], y[:50], "high", seed=3, return_colors=True)
+    assert images.shape == (50, 3, 8, 8) and images.dtype == np.float32
+    expected = colors[:, :, None] * X[:50, None, :]
+    np.testing.assert_allclose(images.reshape(50, 3, 64), expected, rtol=1e-6, atol=1e-6)
+
+
+def test_colouring_is_deterministic_for_a_seed():
+    X, y = load_digits()
+    a = color_digits(X[:100], y[:100], 0.1, seed=7)
+    np.testing.assert_array_equal(a, color_digits(X[:100], y[:100], 0.1, seed=7))
+    assert not np.array_equal(a, color_digits(X[:100], y[:100], 0.1, seed=8))
+
+
+def test_named_levels_are_ordered_from_strong_to_weak_bias():
+    values = [BIAS_LEVELS[k] for k in ("very_high", "high", "low", "very_low")]
+    assert values == sorted(values) and len(set(values)) == 4
+    assert resolve_sigma2("low") == BIAS_LEVELS["low"] and resolve_sigma2(0.3) == 0.3
+
+
+def test_shift_moves_each_digit_by_at_most_one_pixel():
+    X, _ = load_digits()
+    shifted = shift_digits(X[:200], seed=0)
+    padded = np.pad(X[:200].reshape(-1, 8, 8), ((0, 0), (1, 1), (1, 1)))
+    candidates = np.stack([padded[:, 1 - dy:9 - dy, 1 - dx:9 - dx]
+                           for dy in (-1, 0, 1) for dx in (-1, 0, 1)], axis=1)
+    match = (np.abs(candidates - shifted.reshape(-1, 1, 8, 8)) < 1e-7).all(axis=(2, 3))
+    assert match.any(axis=1).all()
+    assert (~match[:, 4]).mean() > 0.5  # most digits moved (offset (0, 0) is 1 case in 9)
+    np.testing.assert_array_equal(shifted, shift_digits(X[:200], seed=0))
+
+
+def test_group_digits_are_white_on_the_group_background(labels):
+    shares = group_shares(minority_group=2, minority_share=0.1)
+    np.testing.assert_allclose(shares, [0.45, 0.45, 0.1])
+    X = np.zeros((N, 64))
+    X[:, 0] = 1.0  # one white pixel, the rest background
+    images, groups = group_digits(X, shares, seed=0)
+    np.testing.assert_allclose(np.bincount(groups, minlength=3) / N, shares, atol=0.01)
+    np.testing.assert_allclose(images[:, :, 0, 0], 1.0)
+    np.testing.assert_allclose(images[:, :, 4, 4], GROUP_COLORS[groups], atol=1e-6)
+    # Groups are drawn independently of the class (of the labels drawn for the same images).
+    for c in (0, 5):
+        np.testing.assert_allclose(np.bincount(groups[labels == c], minlength=3) / (labels == c).sum(),
+                                   shares, atol=0.03)
+
+
+def test_pools_are_disjoint_and_cover_the_digits():
+    pools = digits_pools(seed=0)
+    rows = {p: {r.tobytes() for part in ("X_train", "X_test") for r in pools[p][part]} for p in "AB"}
+    assert not rows["A"] & rows["B"]
+    assert len(rows["A"]) + len(rows["B"]) == len(load_digits()[0])
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: resolve_sigma2("extreme"), "bias must be one of"),
+    (lambda: resolve_sigma2(0.0), "variance > 0"),
+    (lambda: color_digits(np.ones((3, 63)), np.zeros(3, int), 0.1), "X must have shape"),
+    (lambda: color_digits(np.ones((3, 64)), np.array([0, 1, 10]), 0.1), "y must be 3 integer labels"),
+    (lambda: color_digits(np.ones((3, 64)), np.zeros(3, int), 0.1, seed=-1), "seed must be"),
+    (lambda: group_shares(3, 0.1), "minority_group must be"),
+    (lambda: group_shares(0, 0.5), "minority_share must be in"),
+    (lambda: group_digits(np.ones((3, 64)), [0.5, 0.5]), "shares must be 3"),
+    (lambda: paint(np.ones((3, 64)), np.ones((3, 4))), "scale, offset in 3 channels"),
+])
+def test_bad_input_names_the_argument(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()

@@ -1,0 +1,174 @@
+"""The zoo engine: batched == per-model loop, chunking and caching change nothing, safe loading."""
+
+import numpy as np
+import pytest
+import torch
+
+import earlybias.zoo.store as store
+from earlybias.zoo import (BLOCK, ZooSpec, load_zoo, train_batched, train_loop, train_zoo,
+                           zoo_dir)
+from earlybias.zoo.nets import forward, to_matrices
+from earlybias.zoo.train import _draws
+
+# Small, fast zoos: few images and epochs keep every test within seconds.
+TINY = dict(n_train=96, epochs=2, batch_size=32)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    # A second thread on a shared 2-core machine makes many tiny kernels slower, not faster.
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _assert_same(a, b):
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+@pytest.mark.parametrize("family", ["mlp", "cnn"])
+def test_batched_training_equals_a_loop_over_models(family):
+    # Four Adam steps: enough to exercise every gradient, too few for float rounding to grow
+    # (Adam's normalised steps amplify last-bit differences of tiny gradients over long runs).
+    spec = ZooSpec(n_models=3, family=family, n_train=64, epochs=2, batch_size=32)
+    params_b, meta_b = train_batched(spec)
+    params_l, meta_l = train_loop(spec)
+    for k in params_b:
+        torch.testing.assert_close(params_b[k], params_l[k], rtol=1e-4, atol=2e-5)
+    for k in ("acc_train", "acc_biased", "acc_unbiased"):
+        torch.testing.assert_close(meta_b[k], meta_l[k], rtol=0, atol=2 / 225)
+
+
+def test_chunked_training_is_bit_identical_to_one_chunk(tmp_path):
+    spec = ZooSpec(n_models=2 * BLOCK + 5, n_train=48, epochs=1, batch_size=16)
+    one = train_zoo(spec, chunk_size=3 * BLOCK, cache_dir=tmp_path / "one", progress=False)
+    three = train_zoo(spec, chunk_size=BLOCK, cache_dir=tmp_path / "three", progress=False)
+    _assert_same(one.params, three.params)
+    _assert_same(one.meta, three.meta)
+
+
+def test_a_models_draws_depend_only_on_seed_and_index():
+    small, large = ZooSpec(n_models=8, **TINY), ZooSpec(n_models=80, **TINY)
+    init_s, data_s = _draws(small, range(5, 6))
+    init_l, data_l = _draws(large, range(3, 8))
+    _assert_same(init_s, {k: v[2:3] for k, v in init_l.items()})
+    shared = ("test_grey", "y_test")  # the pool's test digits, the same for every model
+    _assert_same({k: v for k, v in data_s.items() if k not in shared},
+                 {k: v[2:3] for k, v in data_l.items() if k not in shared})
+    other, _ = _draws(ZooSpec(n_models=8, seed=1, **TINY), range(5, 6))
+    assert not torch.equal(other["fc1.weight"], init_s["fc1.weight"])
+    # Different models differ in initialisation, training subset, colours and order.
+    assert not torch.equal(init_l["fc1.weight"][0], init_l["fc1.weight"][1])
+    for k in ("train_grey", "y_train", "train_scale", "test_unbiased_scale", "order"):
+        assert not torch.equal(data_l[k][0], data_l[k][1]), k
+
+
+def test_training_is_deterministic():
+    spec = ZooSpec(n_models=4, **TINY)
+    a, b = train_batched(spec), train_batched(spec)
+    _assert_same(a[0], b[0])
+    _assert_same(a[1], b[1])
+
+
+def test_interrupted_training_resumes_from_finished_chunks(tmp_path, monkeypatch):
+    spec = ZooSpec(n_models=3 * BLOCK, n_train=32, epochs=1, batch_size=16)
+    trained = []
+
+    def interrupted_after_two(spec_, start, stop):
+        if len(trained) == 2:
+            raise KeyboardInterrupt
+        trained.append(start)
+        return train_batched(spec_, start, stop)
+
+    monkeypatch.setattr(store, "train_batched", interrupted_after_two)
+    with pytest.raises(KeyboardInterrupt):
+        train_zoo(spec, chunk_size=BLOCK, cache_dir=tmp_path, progress=False)
+    assert trained == [0, BLOCK]
+    assert len(list(zoo_dir(spec, tmp_path).glob("chunk-*.pt"))) == 2
+
+    def counting(spec_, start, stop):
+        trained.append(start)
+        return train_batched(spec_, start, stop)
+
+    monkeypatch.setattr(store, "train_batched", counting)
+    resumed = train_zoo(spec, chunk_size=BLOCK, cache_dir=tmp_path, progress=False)
+    assert trained == [0, BLOCK, 2 * BLOCK]  # only the missing chunk was trained
+    assert not list(zoo_dir(spec, tmp_path).glob("chunk-*.pt"))  # merged into zoo.pt
+
+    fresh = train_zoo(spec, chunk_size=3 * BLOCK, cache_dir=tmp_path / "fresh", progress=False)
+    _assert_same(resumed.params, fresh.params)
+    _assert_same(resumed.meta, fresh.meta)
+
+    monkeypatch.setattr(store, "train_batched", None)  # a cached zoo trains nothing
+    _assert_same(train_zoo(spec, cache_dir=tmp_path, progress=False).params, resumed.params)
+
+
+def test_saved_zoo_loads_weights_only(tmp_path):
+    spec = ZooSpec(n_models=4, **TINY)
+    zoo = train_zoo(spec, cache_dir=tmp_path, progress=False)
+    path = zoo_dir(spec, tmp_path) / "zoo.pt"
+    raw = torch.load(path, weights_only=True)  # raises if the file needs unpickling code
+    assert raw["spec"] == spec.to_dict()
+    loaded = load_zoo(path)
+    assert loaded.spec == spec
+    _assert_same(loaded.params, zoo.params)
+
+
+def test_zoo_exposes_per_layer_weights_modules_and_a_frame(tmp_path):
+    spec = ZooSpec(n_models=8, **TINY)
+    zoo = train_zoo(spec, cache_dir=tmp_path, progress=False)
+    assert zoo.params["fc1.weight"].shape == (8, 32, 192)
+    assert zoo.flat().shape == (8, 32 * 192 + 32 + 10 * 32 + 10)
+    x = torch.rand(8, 5, 192)
+    batched = forward(spec, to_matrices(zoo.params), x)
+    torch.testing.assert_close(zoo.module(3)(x[3]), batched[3], rtol=1e-5, atol=1e-5)
+    df = zoo.frame()
+    assert len(df) == 8 and df["level"].tolist()[:4] == ["very_high", "high", "low", "very_low"]
+    assert {"pool", "seed", "sigma2", "acc_biased", "acc_unbiased"} <= set(df.columns)
+
+
+def test_group_task_records_the_minority_group_and_per_group_accuracy():
+    spec = ZooSpec(n_models=6, task="group", minority_share=0.1, **TINY)
+    params, meta = train_batched(spec)
+    assert meta["minority_group"].tolist() == [0, 1, 2, 0, 1, 2]
+    assert meta["acc_group"].shape == (6, 3)
+    assert ((meta["acc_group"] >= 0) & (meta["acc_group"] <= 1)).all()
+
+
+def test_unbiased_accuracy_rises_with_sigma2_over_the_bias_levels():
+    # The four named levels at the default training recipe, 8 models each.
+    spec = ZooSpec(n_models=32)
+    _, meta = train_batched(spec)
+    acc = [meta["acc_unbiased"][meta["level"] == j].mean().item() for j in range(4)]
+    assert np.all(np.diff(acc) > 0.03), acc
+    assert acc[-1] - acc[0] > 0.25, acc
+    biased = [meta["acc_biased"][meta["level"] == j].mean().item() for j in range(4)]
+    assert all(b > u for b, u in zip(biased, acc))
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(n_models=0), "n_models must be an integer >= 1"),
+    (dict(n_models=2, family="resnet"), "family must be one of"),
+    (dict(n_models=2, task="shape"), "task must be one of"),
+    (dict(n_models=2, bias=("huge",)), "bias must be one of"),
+    (dict(n_models=2, bias=()), "bias must name at least one level"),
+    (dict(n_models=2, pool="C"), "pool must be 'A' or 'B'"),
+    (dict(n_models=2, n_train=5000), "n_train must be <="),
+    (dict(n_models=2, minority_share=0.5), "minority_share must be in"),
+    (dict(n_models=2, lr=0), "lr must be a number > 0"),
+    (dict(n_models=2, shift=1), "shift must be True or False"),
+])
+def test_bad_spec_names_the_argument(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        ZooSpec(**kwargs)
+
+
+def test_bad_chunk_size_and_range_are_rejected(tmp_path):
+    spec = ZooSpec(n_models=4, **TINY)
+    with pytest.raises(ValueError, match=f"chunk_size must be a positive multiple of {BLOCK}"):
+        train_zoo(spec, chunk_size=BLOCK + 1, cache_dir=tmp_path)
+    with pytest.raises(ValueError, match="start and stop must satisfy"):
+        train_batched(spec, 2, 9)
