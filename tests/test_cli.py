@@ -28,6 +28,8 @@ def test_list_shows_every_parameter_with_default_type_allowed_and_help():
     (["run", "igb", "-p", "width=-5"], "parameter 'width'"),
     (["run", "igb", "-p", "activation=sigmoidx"], "parameter 'activation'"),
     (["run", "igb", "-p", "data=digits", "-p", "n_points=5000"], "parameter 'n_points'"),
+    (["run", "igb", "-p", "pool_k=2", "-p", "input_shift=1"], "parameter 'pool_k'"),
+    (["run", "igb", "-p", "pool_k=2", "-p", "activation=gelu"], "parameter 'pool_k'"),
     (["run", "igb", "--out", str(ROOT / "book" / "chapters" / "igb")], "book's chapters"),
 ])
 def test_bad_input_exits_2_with_one_line_and_leaves_nothing(tmp_path, args, fragment):

@@ -38,3 +38,13 @@ def check_params(params: dict) -> None:
     if params["data"] == "digits" and params["n_points"] > N_DIGITS:
         raise ParamError(f"parameter 'n_points': got {params['n_points']}, allowed with data=digits: "
                          f"an integer in [2, {N_DIGITS}] (the bundled set has {N_DIGITS} images)")
+    if params["pool_k"] > 1:
+        centred = params["data"] == "gaussian" and (params["input_shift"] == 0 or params["standardize"])
+        if not centred:
+            raise ParamError(
+                f"parameter 'pool_k': got {params['pool_k']}, allowed with data={params['data']} and "
+                f"input_shift={params['input_shift']:g}: only 1 (the max-pooling theory covers centred "
+                "Gaussian inputs: data=gaussian with input_shift=0 or standardize=true)")
+        if params["activation"] == "gelu":
+            raise ParamError(f"parameter 'pool_k': got {params['pool_k']}, allowed with activation=gelu: "
+                             "only 1 (the max-pooling theory needs a monotone activation)")
