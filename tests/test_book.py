@@ -1,12 +1,13 @@
 """The book: default-profile claims (slow), and a -W build that fails on broken references."""
 
+import os
 import shutil
 import subprocess
 
 import pytest
 
 from conftest import ROOT
-from earlybias.book import build_html, inputs_hash
+from earlybias.book import build_html, inputs_hash, is_current
 from earlybias.chapters import CHAPTERS
 from earlybias.results import load_results
 
@@ -31,10 +32,24 @@ def test_unchanged_inputs_execute_nothing(book_runs):
         assert (book_runs / chapter.id / "inputs.sha256").read_text().strip() == inputs_hash(chapter)
 
 
+def test_touching_an_input_makes_the_chapter_stale(book_runs):
+    chapter = CHAPTERS["igb"]
+    path = ROOT / "src" / "earlybias" / "claims.py"
+    before = path.stat()
+    stamped = (book_runs / chapter.id / "inputs.sha256").stat().st_mtime
+    assert is_current(chapter)
+    try:
+        os.utime(path, (before.st_atime, stamped + 10))
+        assert not is_current(chapter)
+    finally:
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert is_current(chapter)
+
+
 def test_book_builds_with_warnings_as_errors(book_runs, tmp_path):
     index = build_html(ROOT / "book", tmp_path)
-    html = index.read_text()
-    assert "Decided Early" in html
+    assert "intro.html" in index.read_text()  # Jupyter Book's index redirects to the root page
+    assert "Decided Early" in (index.parent / "intro.html").read_text()
     report = (index.parent / "report.html").read_text()
     assert "FAILED" not in report
     chapter = (index.parent / "chapters" / "igb" / "executed.html").read_text()

@@ -24,12 +24,15 @@ REPORT_TABLE = BOOK_CHAPTERS / "claims.md"
 BOOK_SOURCE = ROOT / "book"
 
 
+def _input_files(chapter: Chapter) -> list[Path]:
+    return [chapter.notebook, chapter.profiles_path,
+            *sorted((ROOT / "src" / "earlybias").rglob("*.py"))]
+
+
 def inputs_hash(chapter: Chapter) -> str:
     """Hash of everything a chapter's executed notebook depends on."""
     h = hashlib.sha256()
-    files = [chapter.notebook, chapter.profiles_path,
-             *sorted((ROOT / "src" / "earlybias").rglob("*.py"))]
-    for path in files:
+    for path in _input_files(chapter):
         h.update(str(path.relative_to(ROOT)).encode())
         h.update(path.read_bytes())
     versions = sorted(f"{d.metadata['Name']}=={d.version}" for d in metadata.distributions())
@@ -38,19 +41,32 @@ def inputs_hash(chapter: Chapter) -> str:
     return h.hexdigest()
 
 
+def is_current(chapter: Chapter) -> bool:
+    """Whether the book's run of ``chapter`` is complete and no input changed since.
+
+    Like make, an input newer than the run counts as changed (``touch`` re-executes); unlike
+    make, so does any change of content or of installed versions, whatever the timestamps say.
+    """
+    out = BOOK_CHAPTERS / chapter.id
+    stamp = out / STAMP
+    if not (out / RESULTS).exists() or not stamp.exists():
+        return False
+    newest = max(p.stat().st_mtime for p in _input_files(chapter))
+    return newest <= stamp.stat().st_mtime and stamp.read_text().strip() == inputs_hash(chapter)
+
+
 def execute_chapters(progress: bool = True) -> list[str]:
     """Execute every chapter whose inputs changed; return the ids that were executed."""
     executed = []
     for chapter in CHAPTERS.values():
-        out = BOOK_CHAPTERS / chapter.id
-        digest = inputs_hash(chapter)
-        stamp = out / STAMP
-        if (out / RESULTS).exists() and stamp.exists() and stamp.read_text().strip() == digest:
+        if is_current(chapter):
             print(f"{chapter.id}: inputs unchanged, not executed")
             continue
         print(f"{chapter.id}: executing at the default profile")
+        digest = inputs_hash(chapter)  # before the run: an edit during it re-executes next time
+        out = BOOK_CHAPTERS / chapter.id
         record = execute(plan_run(chapter.id, "default", out=out, for_book=True), progress=progress)
-        atomic_write(stamp, digest + "\n")
+        atomic_write(out / STAMP, digest + "\n")
         print(claims_summary(record))
         executed.append(chapter.id)
     write_report_table()

@@ -8,9 +8,10 @@ Tolerances are fixed where the claim is written; they are never widened to make 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
-__all__ = ["Claim", "within", "below", "above", "claims_frame", "show_claims"]
+__all__ = ["Claim", "Experiment", "within", "below", "above", "claims_frame", "show_claims"]
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,16 @@ class Claim:
         d["measured"] = float(self.measured)
         d["passed"] = bool(self.passed)
         return d
+
+
+@dataclass
+class Experiment:
+    """What a chapter's experiment returns: ``metrics`` (name -> number, for results.json),
+    ``data`` (name -> table behind its figure) and ``claims`` (tolerances fixed where written)."""
+
+    metrics: dict[str, float]
+    data: dict[str, Any]
+    claims: list[Claim] = field(default_factory=list)
 
 
 def _finite(measured: float, name: str) -> float:

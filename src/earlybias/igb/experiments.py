@@ -14,13 +14,12 @@ holds to about 1 % (finite dimension leaves gamma ~ 1/dim corrections), small en
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from earlybias.claims import Claim, above, below, within
+from earlybias.claims import Experiment, above, below, within
 from earlybias.data import gaussian_inputs, load_digits
 from earlybias.igb import theory
 from earlybias.igb.networks import gamma_measured, simulate
@@ -33,16 +32,6 @@ PAPER = "francazi2024igb"
 DIM = 100
 _MIN_INITS = 20  # below this a variance over initialisations means nothing
 _KERNEL_POINTS = 300  # kernel prediction on a subsample: its cost grows with the square
-
-
-@dataclass
-class Experiment:
-    """Result of one experiment: ``metrics`` (name -> number), ``data`` (name -> table for the
-    figure) and ``claims`` (compared with the paper, tolerances fixed here)."""
-
-    metrics: dict[str, float]
-    data: dict[str, pd.DataFrame]
-    claims: list[Claim] = field(default_factory=list)
 
 
 def _n_inits(n_inits: int, scale: float, floor: int = _MIN_INITS) -> int:
