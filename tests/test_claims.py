@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from earlybias.claims import above, below, claims_frame, within
+from earlybias.claims import above, at_least, below, claims_frame, within
 
 
 def test_within_relative_and_absolute():
@@ -32,3 +32,9 @@ def test_within_needs_exactly_one_tolerance():
 def test_frame_has_the_results_columns():
     frame = claims_frame([below("x", "paper", "stmt", 0.1, 1.0)])
     assert list(frame.columns) == ["id", "statement", "measured", "expected", "passed", "paper"]
+
+
+def test_at_least_is_inclusive():
+    assert at_least("a", "p", "s", 0.99, 0.99).passed
+    assert not at_least("a", "p", "s", 0.989, 0.99).passed
+    assert at_least("a", "p", "s", 0.99, 0.99).expected == ">= 0.99"

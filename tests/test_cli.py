@@ -31,6 +31,9 @@ def test_list_shows_every_parameter_with_default_type_allowed_and_help():
     (["run", "igb", "-p", "pool_k=2", "-p", "input_shift=1"], "parameter 'pool_k'"),
     (["run", "igb", "-p", "pool_k=2", "-p", "activation=gelu"], "parameter 'pool_k'"),
     (["run", "igb", "--out", str(ROOT / "book" / "chapters" / "igb")], "book's chapters"),
+    (["run", "weights", "-p", "family=resnet"], "parameter 'family'"),
+    (["run", "weights", "-p", "sigma2_levels=0.1,0.05,0.2,0.3"], "parameter 'sigma2_levels'"),
+    (["run", "weights", "-p", "sigma2_levels=0.1,0.2"], "parameter 'sigma2_levels'"),
 ])
 def test_bad_input_exits_2_with_one_line_and_leaves_nothing(tmp_path, args, fragment):
     runs_before = sorted((ROOT / "runs").rglob("*")) if (ROOT / "runs").exists() else []

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import nbformat
+import pytest
 import yaml
 
 from conftest import earlybias
@@ -48,10 +49,27 @@ def test_failing_cell_names_notebook_and_cell_and_leaves_no_results(tmp_path):
     assert (tmp_path / "run.failed" / "executed.ipynb").exists()
 
 
-def test_smoke_run_writes_a_complete_run_directory(tmp_path):
+# Per chapter: overrides that the run must honour, and the headline metrics its results carry.
+SMOKE = {
+    "igb": (["depth=2", "activation=tanh"], {"depth": 2, "activation": "tanh"},
+            ["gamma_theory", "gamma_measured", "fmax_mean_theory", "fmax_mean_measured"]),
+    "weights": (["seed=1"], {"seed": 1},
+                ["unbiased_acc_very_high", "unbiased_acc_very_low", "detector_binary_inpool_acc",
+                 "detector_binary_cross_acc", "detector_4level_inpool_acc",
+                 "detector_4level_cross_acc", "detector_group_cross_acc"]),
+}
+
+
+def test_every_chapter_has_a_smoke_check():
+    assert set(SMOKE) == set(CHAPTERS)
+
+
+@pytest.mark.parametrize("chapter", sorted(SMOKE))
+def test_smoke_run_writes_a_complete_run_directory(tmp_path, chapter):
+    overrides, expected, metric_names = SMOKE[chapter]
     out = tmp_path / "run"
-    proc = earlybias("run", "igb", "--profile", "smoke", "-q", "-p", "depth=2",
-                     "-p", "activation=tanh", "--out", str(out))
+    args = [arg for o in overrides for arg in ("-p", o)]
+    proc = earlybias("run", chapter, "--profile", "smoke", "-q", *args, "--out", str(out))
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip().splitlines()[-1] == str(out)
     assert "claims:" in proc.stdout
@@ -59,10 +77,10 @@ def test_smoke_run_writes_a_complete_run_directory(tmp_path):
                                                     "results.json"]
     record = load_results(out / "results.json")
     assert list(record) == list(KEYS)
-    assert record["params"]["depth"] == 2 and record["params"]["activation"] == "tanh"
+    assert record["chapter"] == chapter and record["profile"] == "smoke"
+    assert {k: record["params"][k] for k in expected} == expected
     assert yaml.safe_load((out / "params.yaml").read_text())["params"] == record["params"]
-    for key in ("gamma_theory", "gamma_measured", "fmax_mean_theory", "fmax_mean_measured"):
-        assert key in record["metrics"]
+    assert set(metric_names) <= set(record["metrics"])
     assert record["claims"] and all(set(c) == {"id", "paper", "statement", "measured", "expected",
                                                "passed"} for c in record["claims"])
     assert record["provenance"]["torch"].startswith("2.13.0")
@@ -71,4 +89,4 @@ def test_smoke_run_writes_a_complete_run_directory(tmp_path):
     executed = json.loads((out / "executed.ipynb").read_text())
     injected = [c for c in executed["cells"]
                 if "injected-parameters" in c["metadata"].get("tags", [])]
-    assert injected and "depth = 2" in "".join(injected[0]["source"])
+    assert injected and overrides[0].replace("=", " = ") in "".join(injected[0]["source"])

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from earlybias import igb
+from earlybias import igb, weights
 from earlybias.params import Param, ParamError, load_profiles
 
 #: The repository root (the package is installed editable from ``src/``).
@@ -35,6 +35,7 @@ class Chapter:
 CHAPTERS: dict[str, Chapter] = {
     c.id: c for c in (
         Chapter("igb", igb.TITLE, igb.PARAMS, igb.check_params),
+        Chapter("weights", weights.TITLE, weights.PARAMS, weights.check_params),
     )
 }
 

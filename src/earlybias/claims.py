@@ -11,7 +11,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["Claim", "Experiment", "within", "below", "above", "claims_frame", "show_claims"]
+__all__ = ["Claim", "Experiment", "within", "below", "above", "at_least", "claims_frame", "show_claims"]
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,12 @@ def above(id: str, paper: str, statement: str, measured: float, bound: float) ->
     """Claim that ``measured`` is strictly above ``bound``."""
     value = _finite(measured, id)
     return Claim(id, paper, statement, value, f"> {bound:.4g}", value > bound)
+
+
+def at_least(id: str, paper: str, statement: str, measured: float, bound: float) -> Claim:
+    """Claim that ``measured`` is at least ``bound`` (for a paper's inclusive thresholds)."""
+    value = _finite(measured, id)
+    return Claim(id, paper, statement, value, f">= {bound:.4g}", value >= bound)
 
 
 def claims_frame(claims: list[Claim]):
