@@ -103,7 +103,7 @@ class StatsDetector(_Logistic):
 
 
 class FlatDetector(_Logistic):
-    """Logistic regression on every raw weight (``Zoo.flat`` layout): no permutation invariance."""
+    """Logistic regression on every raw weight (:func:`flat_weights`): no permutation invariance."""
 
     def __init__(self, C: float = 1.0, seed: int = 0):
         super().__init__(C, seed)

@@ -50,8 +50,8 @@ def _n_models(params: dict) -> int:
 
 
 def flat_weights(params: dict) -> torch.Tensor:
-    """Every parameter of each model in one row (M, n_params), in ``state_dict`` order, as
-    ``Zoo.flat``: the raw baseline, which is *not* invariant to permuting hidden units."""
+    """Every parameter of each model in one row (M, n_params), in ``state_dict`` order: the raw
+    baseline, which is *not* invariant to permuting hidden units."""
     family_of(params)
     return torch.cat([v.reshape(_n_models(params), -1) for v in params.values()], dim=1)
 

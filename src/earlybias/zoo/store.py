@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from earlybias.zoo.nets import make_module, param_shapes
+from earlybias.zoo.nets import make_module
 from earlybias.zoo.spec import FORMAT_VERSION, ZooSpec
 from earlybias.zoo.train import BLOCK, train_batched
 
@@ -40,11 +40,6 @@ class Zoo:
 
     def __len__(self) -> int:
         return self.spec.n_models
-
-    def flat(self) -> torch.Tensor:
-        """All parameters of each model as one row: (M, n_params), in ``state_dict`` order."""
-        return torch.cat([self.params[k].reshape(len(self), -1) for k in param_shapes(self.spec)],
-                         dim=1)
 
     def module(self, i: int) -> torch.nn.Module:
         """Model ``i`` as an ordinary ``torch.nn`` module."""
