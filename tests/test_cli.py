@@ -52,3 +52,11 @@ def test_out_must_not_overwrite_a_non_empty_directory(tmp_path):
     out = earlybias("run", "igb", "--profile", "smoke", "--out", str(tmp_path))
     assert out.returncode == 2 and "not empty" in out.stderr
     assert keep.read_text() == "precious" and list(tmp_path.iterdir()) == [keep]
+
+
+def test_out_must_not_be_a_file(tmp_path):
+    target = tmp_path / "notes.txt"
+    target.write_text("precious")
+    out = earlybias("run", "igb", "--profile", "smoke", "--out", str(target))
+    assert out.returncode == 2 and "not a directory" in out.stderr
+    assert target.read_text() == "precious"

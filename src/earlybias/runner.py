@@ -68,6 +68,8 @@ def plan_run(chapter_id: str, profile: str = "default", overrides: list[str] | N
         if not for_book and _inside(out_dir, BOOK_CHAPTERS.resolve()):
             raise ParamError(f"--out {out}: the book's chapters are written by `earlybias book` "
                              "alone; choose a directory outside book/chapters")
+        if out_dir.exists() and not out_dir.is_dir():
+            raise ParamError(f"--out {out}: exists and is not a directory; choose a new directory")
         if not for_book and out_dir.exists() and any(out_dir.iterdir()):
             raise ParamError(f"--out {out}: directory exists and is not empty; "
                              "choose a new directory or remove it")

@@ -73,10 +73,11 @@ def record(metrics: dict[str, float], claims: list[Claim]) -> None:
     (out / NOTEBOOK_RESULTS).write_text(json.dumps(payload, indent=2))
 
 
-def glue(name: str, value, fmt: str | None = None) -> None:
-    """Glue ``value`` for the prose (myst-nb), so no number in the text is typed by hand."""
+def glue(name: str, value) -> None:
+    """Glue ``value`` for the prose (myst-nb), so no number in the text is typed by hand; the
+    prose picks the format (``{glue:text}`name:.3f```)."""
     from myst_nb import glue as _glue
 
     if isinstance(value, np.generic):
         value = value.item()  # a numpy scalar's repr ("np.float64(...)") defeats glue's formats
-    _glue(name, value if fmt is None else format(value, fmt), display=False)
+    _glue(name, value, display=False)
