@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from numbers import Integral
 
 import numpy as np
 import torch
 
 from earlybias.igb import theory
+from earlybias.validation import check_int
 
 __all__ = ["Simulation", "simulate", "simulate_loop", "gamma_measured", "torch_activation"]
 
@@ -89,12 +89,6 @@ def torch_activation(activation: str, q: float = 1.0):
 # --------------------------------------------------------------------------- set-up
 
 
-def _check_int(name: str, value, low: int) -> int:
-    if not isinstance(value, Integral) or isinstance(value, bool) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    return int(value)
-
-
 @dataclass(frozen=True)
 class _Setup:
     X: torch.Tensor
@@ -115,12 +109,12 @@ def _setup(X, activation, depth, width, pool_k, n_classes, n_inits, seed, dtype)
         raise ValueError("X must be finite")
     if activation not in theory.ACTIVATIONS:
         raise ValueError(f"activation must be one of {', '.join(theory.ACTIVATIONS)}; got {activation!r}")
-    depth = _check_int("depth", depth, 1)
-    width = _check_int("width", width, 1)
-    pool_k = _check_int("pool_k", pool_k, 1)
-    n_classes = _check_int("n_classes", n_classes, 2)
-    n_inits = _check_int("n_inits", n_inits, 1)
-    seed = _check_int("seed", seed, 0)
+    depth = check_int("depth", depth, 1)
+    width = check_int("width", width, 1)
+    pool_k = check_int("pool_k", pool_k, 1)
+    n_classes = check_int("n_classes", n_classes, 2)
+    n_inits = check_int("n_inits", n_inits, 1)
+    seed = check_int("seed", seed, 0)
     if dtype not in (torch.float32, torch.float64):
         raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype!r}")
     dim = X.shape[1]

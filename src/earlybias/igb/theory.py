@@ -31,10 +31,12 @@ the layer's pre-activations (:func:`layer_variances`), so that the simulation in
 from __future__ import annotations
 
 import math
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 from scipy import special
+
+from earlybias.validation import check_int
 
 __all__ = [
     "ACTIVATIONS", "GAMMA_RELU", "activation_fn", "f0_cdf", "f0_pdf", "f0_var", "expected_fmax",
@@ -67,12 +69,6 @@ def _check_gamma(gamma) -> np.ndarray:
     if not np.all(np.isfinite(g)) or np.any(g < 0):
         raise ValueError(f"gamma must be a finite number >= 0, got {gamma!r}")
     return g
-
-
-def _check_int(name: str, value, low: int) -> int:
-    if not isinstance(value, Integral) or isinstance(value, bool) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    return int(value)
 
 
 def _check_real(name: str, value) -> float:
@@ -157,8 +153,8 @@ def class_fractions(gamma: float, n_classes: int, n_samples: int = 10_000, seed:
     which costs O(C) per grid point instead of O(C^2) per Gauss-Hermite node.
     """
     g = float(_check_gamma(gamma))
-    n_classes = _check_int("n_classes", n_classes, 2)
-    n_samples = _check_int("n_samples", n_samples, 1)
+    n_classes = check_int("n_classes", n_classes, 2)
+    n_samples = check_int("n_samples", n_samples, 1)
     a = math.sqrt(g) * np.random.default_rng(seed).standard_normal((n_samples, n_classes))
     out = np.empty_like(a)
     chunk = max(1, 2**16 // n_classes)  # bounds the (samples, classes, grid) arrays
@@ -183,7 +179,7 @@ def expected_fmax(gamma: float, n_classes: int = 2, n_samples: int = 10_000, see
     Neutral value: 1 / n_classes.
     """
     g = float(_check_gamma(gamma))
-    n_classes = _check_int("n_classes", n_classes, 2)
+    n_classes = check_int("n_classes", n_classes, 2)
     if n_classes == 2:
         return 0.5 + math.atan(math.sqrt(g)) / math.pi
     return float(class_fractions(g, n_classes, n_samples, seed).max(axis=1).mean())
@@ -219,7 +215,7 @@ def relu_gammas(depth: int, input_shift: float = 0.0) -> np.ndarray:
 
     For s = 0: 0.467 (= 1/(pi - 1)), 0.975, 1.531, ... growing with depth.
     """
-    depth = _check_int("depth", depth, 1)
+    depth = check_int("depth", depth, 1)
     c = input_correlation(input_shift)
     out = []
     for _ in range(depth):
@@ -292,7 +288,7 @@ def _pair_expectation_angle(fn, q1, q2, a, n_angle, n_radius) -> np.ndarray:
 
 
 def _check_pooling(activation: str, pool_k: int) -> int:
-    pool_k = _check_int("pool_k", pool_k, 1)
+    pool_k = check_int("pool_k", pool_k, 1)
     if pool_k > 1 and activation not in _MONOTONE:
         raise ValueError(f"pool_k > 1 needs a monotone activation, one of {', '.join(_MONOTONE)}; "
                          f"got activation={activation!r}")
@@ -306,7 +302,7 @@ def pooling_gamma(k: int, activation: str = "relu") -> float:
     z_i iid N(0, 1): one hidden layer of width N k pooled to N, then the linear readout, on
     centred data. relu: k = 1, 2, 4 give 0.467, 1.042, 2.429; linear: k = 2 gives 0.467.
     """
-    k = _check_int("k", k, 1)
+    k = check_int("k", k, 1)
     if activation not in ("relu", "linear"):
         raise ValueError(f"activation must be relu or linear (scale-free), got {activation!r}; "
                          "use gammas(..., pool_k=k) for the others")
@@ -347,7 +343,7 @@ def layer_variances(activation: str, depth: int, q0: float, pool_k: int = 1) -> 
     q_1 = 2 E[max_i phi(u_i)^2]. The simulation centres ``centered_relu`` with these.
     """
     _check_activation(activation)
-    depth = _check_int("depth", depth, 1)
+    depth = check_int("depth", depth, 1)
     pool_k = _check_pooling(activation, pool_k)
     q0 = _check_real("q0", q0)
     if q0 <= 0:
@@ -371,7 +367,7 @@ def gammas(activation: str, depth: int, input_shift: float = 0.0, pool_k: int = 
     :func:`relu_gammas`. ``pool_k > 1`` max-pools the first hidden layer (centred data only).
     """
     _check_activation(activation)
-    depth = _check_int("depth", depth, 1)
+    depth = check_int("depth", depth, 1)
     pool_k = _check_pooling(activation, pool_k)
     s = _check_real("input_shift", input_shift)
     q, one_minus_c = 2.0 * (1.0 + s * s), 1.0 / (1.0 + s * s)
@@ -396,7 +392,7 @@ def kernel_gamma(X, activation: str, depth: int) -> float:
     if X.ndim != 2 or X.shape[0] < 2:
         raise ValueError(f"X must be a 2-d array with at least 2 rows, got shape {X.shape}")
     _check_activation(activation)
-    depth = _check_int("depth", depth, 1)
+    depth = check_int("depth", depth, 1)
     n, d = X.shape
     K = 2.0 / d * X @ X.T
     diag = np.diag(K).copy()

@@ -22,18 +22,13 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from torch import nn
 
+from earlybias.validation import check_int
 from earlybias.weights.features import (LAYER_CHOICES, flat_weights, layer_names, unit_sets,
                                         weight_features)
 
 __all__ = ["DETECTORS", "StatsDetector", "FlatDetector", "DeepSetsDetector", "make_detector"]
 
 DETECTORS = ("stats", "deepsets", "flat")
-
-
-def _check_seed(seed) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, Integral) or seed < 0:
-        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
-    return int(seed)
 
 
 def _check_positive(name: str, value, integer: bool = False):
@@ -58,7 +53,7 @@ class _Logistic:
 
     def __init__(self, C: float, seed: int):
         self.C = _check_positive("C", C)
-        self.seed = _check_seed(seed)
+        self.seed = check_int("seed", seed, 0)
 
     def _features(self, params: dict) -> np.ndarray:
         raise NotImplementedError
@@ -149,7 +144,7 @@ class DeepSetsDetector:
         if isinstance(weight_decay, bool) or not isinstance(weight_decay, Real) or weight_decay < 0:
             raise ValueError(f"weight_decay must be a number >= 0, got {weight_decay!r}")
         self.weight_decay = weight_decay
-        self.seed = _check_seed(seed)
+        self.seed = check_int("seed", seed, 0)
 
     def _inputs(self, params: dict) -> tuple[list[torch.Tensor], torch.Tensor]:
         sets = unit_sets(params)

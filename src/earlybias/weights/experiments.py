@@ -20,6 +20,7 @@ from sklearn.metrics import confusion_matrix
 from earlybias.claims import Experiment, above, at_least, below
 from earlybias.data.colored import BIAS_LEVELS
 from earlybias.weights import SIGMA2_LEVELS
+from earlybias.validation import check_int
 from earlybias.weights.detectors import DETECTORS, StatsDetector, make_detector
 from earlybias.zoo import Zoo, ZooSpec, train_zoo
 
@@ -35,11 +36,6 @@ CURVE_SIZES = (100, 200, 500, 1000)
 
 def _zoo_seed(seed: int, role: str) -> int:
     return 8 * seed + ROLES.index(role)
-
-
-def _check_count(name: str, value, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
 
 
 def _check_levels(sigma2_levels) -> tuple[float, ...]:
@@ -70,9 +66,9 @@ def colour_zoos(seed: int = 0, *, n_train_models: int = 1000, n_heldout_models: 
 
     Model i of each zoo is trained at level ``sigma2_levels[i % 4]``: every zoo is balanced.
     """
-    _check_count("n_train_models", n_train_models, 8)  # both extreme levels at least twice
-    _check_count("n_heldout_models", n_heldout_models, 4)
-    _check_count("n_test_models", n_test_models, 4)
+    check_int("n_train_models", n_train_models, 8)  # both extreme levels at least twice
+    check_int("n_heldout_models", n_heldout_models, 4)
+    check_int("n_test_models", n_test_models, 4)
     levels = _check_levels(sigma2_levels)
     sizes = {"train": n_train_models, "heldout": n_heldout_models, "test": n_test_models}
     return {role: _colour_zoo(role, n, seed, family, hidden, epochs, levels, progress)
@@ -84,8 +80,8 @@ def group_zoos(seed: int = 0, *, n_group_models: int = 600, n_test_models: int =
                progress: bool = False) -> dict[str, Zoo]:
     """The group-bias zoos (IFBiD, Sec. 4.2, faces there, coloured backgrounds here): ``train`` on
     pool A and ``test`` on pool B; model i under-represents group i % 3 at ``minority_share``."""
-    _check_count("n_group_models", n_group_models, 6)
-    _check_count("n_test_models", n_test_models, 3)
+    check_int("n_group_models", n_group_models, 6)
+    check_int("n_test_models", n_test_models, 3)
     sizes = {"train": n_group_models, "test": n_test_models}
     return {role: train_zoo(ZooSpec(n_models=n, family=family, task="group",
                                     minority_share=minority_share, pool="B" if role == "test" else "A",
@@ -110,7 +106,7 @@ def bias_levels(seed: int = 0, *, n_train_models: int = 1000, family: str = "mlp
                 epochs: int = 6, sigma2_levels=SIGMA2_LEVELS, progress: bool = False) -> Experiment:
     """The bias levels are real: a model's unbiased test accuracy rises with sigma2 (IFBiD, Sec. 4.1,
     Table 1), measured on the training zoo's models."""
-    _check_count("n_train_models", n_train_models, 8)
+    check_int("n_train_models", n_train_models, 8)
     zoo = _colour_zoo("train", n_train_models, seed, family, hidden, epochs,
                       _check_levels(sigma2_levels), progress)
     frame = zoo.frame()[["model", "sigma2", "acc_train", "acc_biased", "acc_unbiased"]]

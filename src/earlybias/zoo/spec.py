@@ -11,13 +11,14 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, fields
 from functools import lru_cache
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 
 from earlybias.data.colored import (BIAS_LEVELS, GROUP_COLORS, draw_colors, draw_groups,
                                     group_shares, resolve_sigma2, shift_digits)
 from earlybias.data.digits import digits_pools
+from earlybias.validation import check_int
 
 __all__ = ["FAMILIES", "TASKS", "ZooSpec", "model_rng", "model_data", "held_out_digits"]
 
@@ -32,11 +33,6 @@ def _pools(split_seed: int) -> dict:
     # float32 once here: every model of every zoo draws its images from these arrays.
     return {p: {k: v.astype(np.float32) if k.startswith("X") else v for k, v in part.items()}
             for p, part in digits_pools(seed=split_seed).items()}
-
-
-def _check_int(name: str, value, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -69,7 +65,7 @@ class ZooSpec:
     lr: float = 0.02
 
     def __post_init__(self):
-        _check_int("n_models", self.n_models, 1)
+        check_int("n_models", self.n_models, 1)
         if self.family not in FAMILIES:
             raise ValueError(f"family must be one of {FAMILIES}, got {self.family!r}")
         if self.task not in TASKS:
@@ -83,18 +79,18 @@ class ZooSpec:
         group_shares(0, self.minority_share)
         if self.pool not in ("A", "B"):
             raise ValueError(f"pool must be 'A' or 'B', got {self.pool!r}")
-        _check_int("seed", self.seed, 0)
-        _check_int("split_seed", self.split_seed, 0)
-        _check_int("n_train", self.n_train, 1)
+        check_int("seed", self.seed, 0)
+        check_int("split_seed", self.split_seed, 0)
+        check_int("n_train", self.n_train, 1)
         available = len(_pools(self.split_seed)[self.pool]["y_train"])
         if self.n_train > available:
             raise ValueError(f"n_train must be <= {available} (training images of pool "
                              f"{self.pool!r}), got {self.n_train!r}")
         if not isinstance(self.shift, bool):
             raise ValueError(f"shift must be True or False, got {self.shift!r}")
-        _check_int("width", self.width, 2 if self.family == "cnn" else 1)
-        _check_int("epochs", self.epochs, 1)
-        _check_int("batch_size", self.batch_size, 1)
+        check_int("width", self.width, 2 if self.family == "cnn" else 1)
+        check_int("epochs", self.epochs, 1)
+        check_int("batch_size", self.batch_size, 1)
         if isinstance(self.lr, bool) or not isinstance(self.lr, Real) or not self.lr > 0:
             raise ValueError(f"lr must be a number > 0, got {self.lr!r}")
 
