@@ -3,7 +3,8 @@
 The book is built with execution off (DESIGN.md): each chapter is executed here at its
 ``default`` profile into ``book/chapters/<id>/``. A chapter's inputs are its notebook, its
 profiles, every file of ``src/earlybias`` and the installed package versions; their hash is
-stored beside the run, and a chapter whose hash is unchanged is not executed again.
+stored beside the run, and a chapter whose hash is unchanged and whose inputs are no newer than
+that stamp is not executed again.
 """
 
 from __future__ import annotations

@@ -20,11 +20,15 @@ def load_digits(standardize: bool = False) -> tuple[np.ndarray, np.ndarray]:
     bunch = _sk_load()
     X = bunch.data.astype(np.float64) / 16.0
     y = bunch.target.astype(np.int64)
-    if standardize:
-        X = X - X.mean(axis=0)
-        sd = X.std(axis=0)
-        X = np.divide(X, sd, out=np.zeros_like(X), where=sd > 0)
-    return X, y
+    return (standardize_features(X) if standardize else X), y
+
+
+def standardize_features(X: np.ndarray) -> np.ndarray:
+    """Centre and scale every feature (column) to zero mean and unit variance over the set;
+    constant features become 0."""
+    X = X - X.mean(axis=0)
+    sd = X.std(axis=0)
+    return np.divide(X, sd, out=np.zeros_like(X), where=sd > 0)
 
 
 def digits_pools(seed: int = 0, test_fraction: float = 0.25) -> dict[str, dict[str, np.ndarray]]:

@@ -20,7 +20,7 @@ import pandas as pd
 from scipy import stats
 
 from earlybias.claims import Experiment, above, below, within
-from earlybias.data import gaussian_inputs, load_digits
+from earlybias.data import gaussian_inputs, load_digits, standardize_features
 from earlybias.igb import theory
 from earlybias.igb.networks import gamma_measured, simulate
 
@@ -385,9 +385,7 @@ def headline(activation: str = "relu", depth: int = 1, width: int = 512, pool_k:
             raise ValueError(f"n_points must be in [2, {len(pixels)}] with data='digits', got {n_points!r}")
         X = pixels[np.random.default_rng(seed).permutation(len(pixels))[:n_points]] + input_shift
     if standardize:
-        X = X - X.mean(axis=0)
-        sd = X.std(axis=0)
-        X = np.divide(X, sd, out=np.zeros_like(X), where=sd > 0)
+        X = standardize_features(X)
     if data == "gaussian":
         g_theory = float(theory.gammas(activation, depth, 0.0 if standardize else input_shift, pool_k)[-1])
     else:
