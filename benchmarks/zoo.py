@@ -8,7 +8,10 @@ load, and times one large float32 matmul as the machine's reference speed. Last 
     matmul_fraction: matmul FLOP/s achieved by batched training / FLOP/s of the large matmul,
     zoo_seconds: wall time of train_batched on --zoo-models models (the chapter's zoo size).
 
-Usage: python benchmarks/zoo.py [--threads 1] [--family mlp] [--rounds 3] [--zoo-models 1500]
+Both ways run on the chapter's thread count (``EARLYBIAS_THREADS``, else every core), so the
+speed-up is the one a chapter run sees.
+
+Usage: python benchmarks/zoo.py [--threads N] [--family mlp] [--rounds 3] [--zoo-models 1500]
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import time
 
 import torch
 
+from earlybias.session import thread_count
 from earlybias.zoo import ZooSpec, train_batched, train_loop
 from earlybias.zoo.nets import param_shapes
 
@@ -60,9 +64,8 @@ def timed(fn, *args):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch threads for both ways (default 1: on a shared 2-core machine "
-                             "a second thread often waits on a busy core)")
+    parser.add_argument("--threads", type=int, default=thread_count(),
+                        help="torch threads for both ways (default: the chapter's, %(default)s)")
     parser.add_argument("--family", choices=["mlp", "cnn"], default="mlp")
     parser.add_argument("--batched-models", type=int, default=256)
     parser.add_argument("--loop-models", type=int, default=12,

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from earlybias.data.colored import (BIAS_LEVELS, CLASS_COLORS, GROUP_COLORS, color_digits,
-                                    group_digits, group_shares, paint, resolve_sigma2,
-                                    shift_digits)
+                                    draw_shifts, group_digits, group_shares, paint, resolve_sigma2,
+                                    shift_digits, shifted_copies)
 from earlybias.data.digits import digits_pools, load_digits
 
 N = 40_000  # draws for the statistics below: the sample variance is within ~2 % of sigma2
@@ -78,6 +78,25 @@ def test_shift_moves_each_digit_by_at_most_one_pixel():
     assert match.any(axis=1).all()
     assert (~match[:, 4]).mean() > 0.5  # most digits moved (offset (0, 0) is 1 case in 9)
     np.testing.assert_array_equal(shifted, shift_digits(X[:200], seed=0))
+
+
+def test_shifted_copies_move_a_pixel_by_the_offset_of_their_index():
+    X = np.zeros((1, 64))
+    X[0, 3 * 8 + 4] = 1.0  # one lit pixel at row 3, column 4
+    copies = shifted_copies(X).reshape(9, 8, 8)
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            lit = np.argwhere(copies[(dy + 1) * 3 + dx + 1] == 1.0)
+            assert lit.tolist() == [[3 + dy, 4 + dx]]
+    edge = np.zeros((1, 64))
+    edge[0, 0] = 1.0  # a pixel moved off the image is gone, not wrapped round
+    assert shifted_copies(edge)[0].sum() == 0.0 and shifted_copies(edge)[8].sum() == 1.0
+
+
+def test_shift_indices_are_uniform_over_the_nine_offsets():
+    counts = np.bincount(draw_shifts(N, seed=0), minlength=9)
+    assert len(counts) == 9
+    np.testing.assert_allclose(counts / N, 1 / 9, atol=0.01)
 
 
 def test_group_digits_are_white_on_the_group_background(labels):

@@ -5,6 +5,8 @@ import pytest
 import torch
 
 import earlybias.zoo.store as store
+from earlybias.data.colored import shifted_copies
+from earlybias.data.digits import digits_pools
 from earlybias.zoo import (BLOCK, ZooSpec, load_zoo, train_batched, train_loop, train_zoo,
                            zoo_dir)
 from earlybias.zoo.nets import forward, to_matrices
@@ -55,15 +57,36 @@ def test_a_models_draws_depend_only_on_seed_and_index():
     init_s, data_s = _draws(small, range(5, 6))
     init_l, data_l = _draws(large, range(3, 8))
     _assert_same(init_s, {k: v[2:3] for k, v in init_l.items()})
-    shared = ("test_grey", "y_test")  # the pool's test digits, the same for every model
+    shared = ("digits", "test_grey", "y_test")  # the pool's digits, the same for every model
     _assert_same({k: v for k, v in data_s.items() if k not in shared},
                  {k: v[2:3] for k, v in data_l.items() if k not in shared})
     other, _ = _draws(ZooSpec(n_models=8, seed=1, **TINY), range(5, 6))
     assert not torch.equal(other["fc1.weight"], init_s["fc1.weight"])
     # Different models differ in initialisation, training subset, colours and order.
     assert not torch.equal(init_l["fc1.weight"][0], init_l["fc1.weight"][1])
-    for k in ("train_grey", "y_train", "train_scale", "test_unbiased_scale", "order"):
+    for k in ("train_rows", "y_train", "train_scale", "test_unbiased_scale", "order"):
         assert not torch.equal(data_l[k][0], data_l[k][1]), k
+
+
+@pytest.mark.parametrize("shift", [False, True])
+def test_a_models_training_digits_are_its_own_subset_of_the_pool(shift):
+    spec = ZooSpec(n_models=2, shift=shift, **TINY)
+    _, data = _draws(spec, range(2))
+    pool = digits_pools(seed=spec.split_seed)[spec.pool]
+    rows = data["train_rows"]
+    subset = rows % len(pool["y_train"])
+    assert all(len(set(r.tolist())) == spec.n_train for r in subset)  # drawn without replacement
+    np.testing.assert_array_equal(data["y_train"], pool["y_train"][subset.numpy()])
+    images = data["digits"][rows].numpy()
+    originals = pool["X_train"][subset.numpy()]
+    if not shift:
+        np.testing.assert_array_equal(images, originals)
+        return
+    # Row k * n_pool + j is pool digit j under offset k (shifted_copies' order).
+    offsets = (rows // len(pool["y_train"])).numpy().ravel()
+    expected = shifted_copies(originals.reshape(-1, 64))[offsets, np.arange(len(offsets))]
+    np.testing.assert_array_equal(images.reshape(-1, 64), expected)
+    assert (offsets != 4).mean() > 0.5  # most digits moved: (0, 0) is one offset in nine
 
 
 def test_training_is_deterministic():

@@ -23,7 +23,7 @@ import yaml
 from earlybias.chapters import ROOT, Chapter, get_chapter
 from earlybias.params import PROFILES, ParamError, parse_overrides, resolve
 from earlybias.results import RESULTS, provenance, write_results
-from earlybias.session import NOTEBOOK_RESULTS, RUN_DIR_ENV, THREADS_ENV
+from earlybias.session import NOTEBOOK_RESULTS, RUN_DIR_ENV, THREADS_ENV, thread_count
 
 #: Where the book's executed chapters live; only ``earlybias book`` writes there.
 BOOK_CHAPTERS = ROOT / "book" / "chapters"
@@ -104,7 +104,7 @@ def execute(plan: RunPlan, *, progress: bool = True, threads: int | None = None)
         {"chapter": plan.chapter.id, "profile": plan.profile, "params": plan.params},
         sort_keys=False))
 
-    threads = threads or int(os.environ.get(THREADS_ENV) or os.cpu_count() or 1)
+    threads = threads or thread_count()
     env = {RUN_DIR_ENV: str(staging), THREADS_ENV: str(threads)}
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)

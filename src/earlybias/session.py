@@ -28,18 +28,22 @@ def run_dir() -> Path | None:
     return Path(value) if value else None
 
 
+def thread_count() -> int:
+    """Torch threads of a chapter: ``EARLYBIAS_THREADS`` (set by the runner) or the machine's cores."""
+    return int(os.environ.get(THREADS_ENV) or os.cpu_count() or 1)
+
+
 def start(seed: int) -> int:
     """Seed every generator, fix torch's thread count, apply the book's plot style.
 
-    Returns the number of threads. The count comes from ``EARLYBIAS_THREADS`` (set by the
-    runner) or the machine's cores, and is recorded in the results' provenance, because a
-    float32 reduction can round differently on another thread count.
+    Returns the number of threads, ``thread_count()``, which is recorded in the results'
+    provenance because a float32 reduction can round differently on another thread count.
     """
     import torch
 
     from earlybias.plotting import use_style
 
-    threads = int(os.environ.get(THREADS_ENV) or os.cpu_count() or 1)
+    threads = thread_count()
     torch.set_num_threads(threads)
     torch.use_deterministic_algorithms(True)
     random.seed(seed)

@@ -19,8 +19,9 @@ from numbers import Integral, Real
 import numpy as np
 
 __all__ = [
-    "CLASS_COLORS", "GROUP_COLORS", "BIAS_LEVELS", "resolve_sigma2", "shift_digits", "paint",
-    "draw_colors", "color_digits", "group_shares", "draw_groups", "group_digits",
+    "CLASS_COLORS", "GROUP_COLORS", "BIAS_LEVELS", "resolve_sigma2", "shifted_copies", "draw_shifts",
+    "shift_digits", "paint", "draw_colors", "color_digits", "group_shares", "draw_groups",
+    "group_digits",
 ]
 
 # Mean colour of each class (RGB in [0, 1]): bright and spread over the cube, so that no class
@@ -86,6 +87,24 @@ def _rng(seed) -> np.random.Generator:
     return np.random.default_rng(int(seed))
 
 
+def shifted_copies(X) -> np.ndarray:
+    """Every digit under each of the nine offsets (dy, dx) in {-1, 0, 1}^2, filling with zeros.
+
+    Returns shape (9, n, 64); copy ``(dy + 1) * 3 + (dx + 1)`` moves each digit dy pixels down and
+    dx pixels right (copy 4 is the digits unmoved), the indices that ``draw_shifts`` returns.
+    """
+    X = _check_digits(X)
+    padded = np.pad(X.reshape(-1, 8, 8), ((0, 0), (1, 1), (1, 1)))
+    return np.stack([padded[:, 1 - dy:9 - dy, 1 - dx:9 - dx].reshape(-1, 64)
+                     for dy in (-1, 0, 1) for dx in (-1, 0, 1)])
+
+
+def draw_shifts(n: int, seed: int | np.random.Generator = 0) -> np.ndarray:
+    """Random offsets of n digits, uniform on {-1, 0, 1}^2, as indices of ``shifted_copies``."""
+    shifts = _rng(seed).integers(-1, 2, size=(n, 2))
+    return (shifts[:, 0] + 1) * 3 + (shifts[:, 1] + 1)
+
+
 def shift_digits(X, seed: int | np.random.Generator = 0) -> np.ndarray:
     """Shift every 8x8 digit by its own random offset in {-1, 0, 1}^2 pixels, filling with zeros.
 
@@ -93,15 +112,7 @@ def shift_digits(X, seed: int | np.random.Generator = 0) -> np.ndarray:
     and make each model of a zoo see slightly different images.
     """
     X = _check_digits(X)
-    rng = _rng(seed)
-    n = X.shape[0]
-    shifts = rng.integers(-1, 2, size=(n, 2))
-    # Pad by one pixel, then crop the 8x8 window at offset (1 - dy, 1 - dx): one gather, no loop.
-    padded = np.pad(X.reshape(n, 8, 8), ((0, 0), (1, 1), (1, 1)))
-    rows = (1 - shifts[:, 0])[:, None] + np.arange(8)[None, :]
-    cols = (1 - shifts[:, 1])[:, None] + np.arange(8)[None, :]
-    out = padded[np.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]]
-    return out.reshape(n, 64)
+    return shifted_copies(X)[draw_shifts(len(X), seed), np.arange(len(X))]
 
 
 def paint(X, scale, offset=None):

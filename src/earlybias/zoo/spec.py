@@ -16,16 +16,17 @@ from numbers import Real
 import numpy as np
 
 from earlybias.data.colored import (BIAS_LEVELS, GROUP_COLORS, draw_colors, draw_groups,
-                                    group_shares, resolve_sigma2, shift_digits)
+                                    draw_shifts, group_shares, resolve_sigma2, shifted_copies)
 from earlybias.data.digits import digits_pools
 from earlybias.validation import check_int
 
-__all__ = ["FAMILIES", "TASKS", "ZooSpec", "model_rng", "model_data", "held_out_digits"]
+__all__ = ["FAMILIES", "TASKS", "ZooSpec", "model_rng", "model_data", "training_digits",
+           "held_out_digits"]
 
 FAMILIES = ("mlp", "cnn")
 TASKS = ("color", "group")
 # Bump when a change of the code changes the numbers of a zoo, so stale caches are not reused.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 @lru_cache(maxsize=4)
@@ -127,6 +128,22 @@ def model_rng(spec: ZooSpec, i: int) -> np.random.Generator:
     return np.random.default_rng([spec.seed, i])
 
 
+@lru_cache(maxsize=8)
+def _training_digits(split_seed: int, pool: str, shift: bool) -> np.ndarray:
+    X = _pools(split_seed)[pool]["X_train"]
+    return shifted_copies(X).reshape(-1, 64) if shift else X
+
+
+def training_digits(spec: ZooSpec) -> np.ndarray:
+    """The grey digits that a model's ``train_rows`` index, (n_rows, 64), shared by all models.
+
+    The pool's training digits, or with ``spec.shift`` their nine shifted copies one after the
+    other (``shifted_copies``): row ``k * n_pool + j`` is digit ``j`` under offset ``k``. Models
+    keep indices into this table instead of copies of their images.
+    """
+    return _training_digits(spec.split_seed, spec.pool, spec.shift)
+
+
 def held_out_digits(spec: ZooSpec) -> tuple[np.ndarray, np.ndarray]:
     """The pool's held-out grey digits (n_test, 64) and labels: every model is tested on them."""
     pool = _pools(spec.split_seed)[spec.pool]
@@ -134,21 +151,24 @@ def held_out_digits(spec: ZooSpec) -> tuple[np.ndarray, np.ndarray]:
 
 
 def model_data(spec: ZooSpec, i: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """The data of model ``i``, drawn from ``rng``: its grey training digits and every image's colour.
+    """The data of model ``i``, drawn from ``rng``: its training digits and every image's colour.
 
     An image is ``paint(grey, scale, offset)`` (``earlybias.data.colored``); the colours are
     returned instead of the images so that a whole block of models is painted in one operation.
-    Returns ``train_grey`` (n_train, 64) and ``y_train``: the model's own subset of the pool, shifted
-    if ``spec.shift``; ``{train,test_biased,test_unbiased}_scale`` (n, 3), and for the group task
+    Returns ``train_rows`` (n_train,), the model's own subset of the pool as rows of
+    ``training_digits(spec)`` (each digit under its random offset if ``spec.shift``), and its
+    labels ``y_train``; ``{train,test_biased,test_unbiased}_scale`` (n, 3), and for the group task
     the matching ``_offset`` and ``g_test``, the group of each unbiased test image; ``order``
     (epochs, n_train): the sample order of each epoch. The test digits are ``held_out_digits(spec)``.
     Biased test images are coloured like the training images; unbiased ones break the shortcut
     (colour independent of the class, or all groups equally often).
     """
     pool = _pools(spec.split_seed)[spec.pool]
-    subset = rng.choice(len(pool["y_train"]), size=spec.n_train, replace=False)
-    grey, y = pool["X_train"][subset], pool["y_train"][subset]
-    out = {"train_grey": shift_digits(grey, rng) if spec.shift else grey, "y_train": y}
+    n_pool = len(pool["y_train"])
+    subset = rng.choice(n_pool, size=spec.n_train, replace=False)
+    y = pool["y_train"][subset]
+    rows = subset + n_pool * draw_shifts(spec.n_train, rng) if spec.shift else subset
+    out = {"train_rows": rows, "y_train": y}
     y_test = pool["y_test"]
     if spec.task == "color":
         sigma2 = resolve_sigma2(spec.level(i))
