@@ -29,7 +29,7 @@ def run_dir() -> Path | None:
 
 
 def thread_count() -> int:
-    """Torch threads of a chapter: ``EARLYBIAS_THREADS`` (set by the runner) or the machine's cores."""
+    """Torch threads of a chapter: ``EARLYBIAS_THREADS`` (set by the runner), else every core."""
     return int(os.environ.get(THREADS_ENV) or os.cpu_count() or 1)
 
 

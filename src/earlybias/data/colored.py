@@ -19,9 +19,9 @@ from numbers import Integral, Real
 import numpy as np
 
 __all__ = [
-    "CLASS_COLORS", "GROUP_COLORS", "BIAS_LEVELS", "resolve_sigma2", "shifted_copies", "draw_shifts",
-    "shift_digits", "paint", "draw_colors", "color_digits", "group_shares", "draw_groups",
-    "group_digits",
+    "CLASS_COLORS", "GROUP_COLORS", "BIAS_LEVELS", "resolve_sigma2", "shifted_copies",
+    "draw_shifts", "shift_digits", "paint", "draw_colors", "color_digits", "group_shares",
+    "draw_groups", "group_digits",
 ]
 
 # Mean colour of each class (RGB in [0, 1]): bright and spread over the cube, so that no class

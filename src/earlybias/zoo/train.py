@@ -84,7 +84,10 @@ def _stack(dicts: list[dict]) -> dict[str, torch.Tensor]:
 
 def _images(data: dict, name: str, models=slice(None)) -> torch.Tensor:
     """Images (M, n, 192) of the set ``name`` (train, test_biased, test_unbiased) of ``models``."""
-    grey = data["test_grey"] if name.startswith("test") else data["digits"][data["train_rows"][models]]
+    if name.startswith("test"):
+        grey = data["test_grey"]
+    else:
+        grey = data["digits"][data["train_rows"][models]]
     offset = data.get(f"{name}_offset")
     images = paint(grey, data[f"{name}_scale"][models], None if offset is None else offset[models])
     return images.flatten(-2)
@@ -107,7 +110,8 @@ def _train_block(spec: ZooSpec, indices: range):
     # Colours and labels flattened over models, with per-model row offsets, and each model's digits
     # as rows of the shared table: a step's mini-batches are gathered by index_select and painted
     # there, never stored as whole images (fresh memory for them costs more than painting a batch).
-    flat = {k: data[f"train_{k}"].flatten(0, 1) for k in ("scale", "offset") if f"train_{k}" in data}
+    flat = {k: data[f"train_{k}"].flatten(0, 1) for k in ("scale", "offset")
+            if f"train_{k}" in data}
     y = data["y_train"].flatten()
     order = data["order"] + n * torch.arange(M).reshape(M, 1, 1)
     digit_rows = data["train_rows"].flatten()[order]
