@@ -29,14 +29,15 @@ from earlybias.zoo.nets import param_shapes
 
 
 def matmul_flops_per_model(spec: ZooSpec, n_test: int) -> float:
-    """Multiply-add FLOPs of one model's training and evaluation, counting matrix products only.
+    """Multiply-add FLOPs of one model's training and evaluation, counting matrix products and
+    convolutions only.
 
     Per layer with fan_in x fan_out weights applied at ``pos`` positions per image: forward
     2 fan_in fan_out pos; backward the same for the weight gradient and, except in the first
     layer (its input needs no gradient), once more for the input gradient.
     """
     shapes = [s for k, s in param_shapes(spec).items() if k.endswith("weight")]
-    positions = [1, 1] if spec.family == "mlp" else [64, 16, 1]  # im2col rows per image
+    positions = [1, 1] if spec.family == "mlp" else [64, 16, 1]  # output pixels per image
     fwd = sum(2 * s[0] * int(torch.tensor(s[1:]).prod()) * p for s, p in zip(shapes, positions))
     first = 2 * shapes[0][0] * int(torch.tensor(shapes[0][1:]).prod()) * positions[0]
     train = spec.epochs * spec.n_train * (3 * fwd - first)

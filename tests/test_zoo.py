@@ -9,7 +9,7 @@ from earlybias.data.colored import shifted_copies
 from earlybias.data.digits import digits_pools
 from earlybias.zoo import (BLOCK, ZooSpec, load_zoo, train_batched, train_loop, train_zoo,
                            zoo_dir)
-from earlybias.zoo.nets import forward, to_matrices
+from earlybias.zoo.nets import forward, from_matrices, make_module, to_matrices
 from earlybias.zoo.train import _draws
 
 # Small, fast zoos: few images and epochs keep every test within seconds.
@@ -42,6 +42,18 @@ def test_batched_training_equals_a_loop_over_models(family):
         torch.testing.assert_close(params_b[k], params_l[k], rtol=1e-4, atol=2e-5)
     for k in ("acc_train", "acc_biased", "acc_unbiased"):
         torch.testing.assert_close(meta_b[k], meta_l[k], rtol=0, atol=2 / 225)
+
+
+@pytest.mark.parametrize("family", ["mlp", "cnn"])
+def test_batched_forward_is_each_module_on_its_own_inputs(family):
+    spec = ZooSpec(n_models=5, family=family, width=8, **TINY)
+    init, _ = _draws(spec, range(5))
+    _assert_same(from_matrices(spec, to_matrices(init)), init)
+    x = torch.rand(5, 7, 192)
+    logits = forward(spec, to_matrices(init), x)
+    for m in range(5):
+        module = make_module(spec, {k: v[m] for k, v in init.items()})
+        torch.testing.assert_close(logits[m], module(x[m]), rtol=1e-5, atol=1e-5)
 
 
 def test_chunked_training_is_bit_identical_to_one_chunk(tmp_path):

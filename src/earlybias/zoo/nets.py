@@ -2,9 +2,10 @@
 as ordinary ``torch.nn`` modules (the reference that the batched code must reproduce).
 
 Parameters are named and shaped as in the modules' ``state_dict`` (``fc1.weight`` of shape
-(width, 192), ...), with a leading model dimension M. The batched layers are batched matrix
-products (``torch.baddbmm``) on a transposed copy (``to_matrices``); convolutions are lowered to
-them by im2col, so a training step of the whole zoo is a handful of large kernels.
+(width, 192), ...), with a leading model dimension M. The batched linear layers are batched
+matrix products (``torch.baddbmm``) on a transposed copy of their weights (``to_matrices``); the
+batched convolutions are one grouped convolution over all M networks (``groups=M``), so a
+training step of the whole zoo is a handful of large kernels.
 """
 
 from __future__ import annotations
@@ -46,41 +47,33 @@ def init_params(spec: ZooSpec, rng: np.random.Generator) -> dict[str, np.ndarray
     return out
 
 
-def to_matrices(params: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Batched parameters as the batched layers use them: weights (M, fan_in, out), biases (M, 1, out).
+def _is_linear(name: str) -> bool:
+    return name.startswith("fc")
 
-    Training in this layout makes every weight gradient a contiguous batched product. A
-    convolution's fan-in is ordered (dy, dx, channel), the order of channels-last patches.
+
+def to_matrices(params: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Batched parameters as the batched layers use them.
+
+    Linear layers: weights (M, fan_in, out) and biases (M, 1, out), so that every weight gradient
+    is a contiguous batched product. Convolutions keep the modules' layout, weights
+    (M, out, in, 3, 3) and biases (M, out): flattened over models, they are a grouped
+    convolution's weights and biases.
     """
-    def matrix(v):
-        if v.dim() == 5:
-            v = v.permute(0, 1, 3, 4, 2)  # (M, out, C, 3, 3) -> (M, out, 3, 3, C)
-        return v.flatten(2).transpose(1, 2).contiguous() if v.dim() > 2 else v.unsqueeze(1)
-    return {k: matrix(v) for k, v in params.items()}
+    def batched(name, v):
+        if not _is_linear(name):
+            return v.contiguous()
+        return v.transpose(1, 2).contiguous() if v.dim() == 3 else v.unsqueeze(1)
+    return {k: batched(k, v) for k, v in params.items()}
 
 
 def from_matrices(spec: ZooSpec, mats: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Inverse of ``to_matrices``: back to the modules' layout, (M, out, in, ...) and (M, out)."""
     out = {}
     for k, v in mats.items():
-        shape = param_shapes(spec)[k]
-        v = v.transpose(1, 2)
-        if len(shape) == 4:
-            v = v.reshape(len(v), shape[0], 3, 3, shape[1]).permute(0, 1, 4, 2, 3)
-        out[k] = v.reshape(len(v), *shape).contiguous()
+        if _is_linear(k):
+            v = v.transpose(1, 2)
+        out[k] = v.reshape(len(v), *param_shapes(spec)[k]).contiguous()
     return out
-
-
-def _conv3x3_relu_pool(x: torch.Tensor, M: int, weight: torch.Tensor, bias: torch.Tensor):
-    """3x3 convolution (padding 1), ReLU and 2x2 max-pooling of channels-last x (M * n, H, W, C)."""
-    N, H, W, C = x.shape
-    padded = F.pad(x, (0, 0, 1, 1, 1, 1))
-    # im2col: each output pixel's 3x3 patch as one row, features in (dy, dx, channel) order.
-    cols = torch.stack([padded[:, dy:dy + H, dx:dx + W] for dy in range(3) for dx in range(3)],
-                       dim=3).reshape(M, -1, 9 * C)
-    y = torch.relu(torch.baddbmm(bias, cols, weight)).reshape(N, H, W, -1)
-    # Pool the logical NCHW view of the channels-last memory, then return to channels-last.
-    return F.max_pool2d(y.permute(0, 3, 1, 2), 2).permute(0, 2, 3, 1)
 
 
 def forward(spec: ZooSpec, mats: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
@@ -92,11 +85,15 @@ def forward(spec: ZooSpec, mats: dict[str, torch.Tensor], x: torch.Tensor) -> to
         h = torch.relu(torch.baddbmm(mats["fc1.bias"], x, mats["fc1.weight"]))
         return torch.baddbmm(mats["fc2.bias"], h, mats["fc2.weight"])
     M, n = x.shape[:2]
-    h = x.reshape(M * n, 3, 8, 8).permute(0, 2, 3, 1)  # channels-last: a patch row is contiguous
-    h = _conv3x3_relu_pool(h, M, mats["conv1.weight"], mats["conv1.bias"])
-    h = _conv3x3_relu_pool(h, M, mats["conv2.weight"], mats["conv2.bias"])
-    # Flatten in (channel, row, column) order, as nn.Flatten does on NCHW.
-    h = h.permute(0, 3, 1, 2).reshape(M, n, -1)
+    # The M networks side by side in the channels, (model, channel): a grouped convolution with
+    # groups=M then applies each network's filters to its own channels only.
+    h = x.reshape(M, n, 3, 8, 8).transpose(0, 1).reshape(n, M * 3, 8, 8)
+    for layer in ("conv1", "conv2"):
+        weight, bias = mats[f"{layer}.weight"], mats[f"{layer}.bias"]
+        h = F.conv2d(h, weight.flatten(0, 1), bias.flatten(), padding=1, groups=M)
+        h = F.max_pool2d(torch.relu(h), 2)
+    # Each network's (channel, row, column) block, flattened in nn.Flatten's order.
+    h = h.reshape(n, M, -1).transpose(0, 1)
     return torch.baddbmm(mats["fc.bias"], h, mats["fc.weight"])
 
 
