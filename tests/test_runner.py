@@ -34,9 +34,11 @@ def test_failing_cell_names_notebook_and_cell_and_leaves_no_results(tmp_path):
         def notebook(self) -> Path:
             return path
 
-    chapter = Broken("broken", "a chapter that raises", CHAPTERS["igb"].params)
+    igb = CHAPTERS["igb"]
+    chapter = Broken("broken", "a chapter that raises", igb.params, igb.check, igb.estimate, {})
     out = tmp_path / "run"
-    plan = RunPlan(chapter, "smoke", resolve(chapter.params, {}, {}), out)
+    params = resolve(chapter.params, {}, {})
+    plan = RunPlan(chapter, "smoke", params, out, igb.estimate(params))
     try:
         execute(plan, progress=False)
     except ExecutionFailed as exc:
@@ -82,7 +84,8 @@ def test_smoke_run_writes_a_complete_run_directory(tmp_path, chapter):
     assert yaml.safe_load((out / "params.yaml").read_text())["params"] == record["params"]
     assert set(metric_names) <= set(record["metrics"])
     assert record["claims"] and all(set(c) == {"id", "paper", "statement", "measured", "expected",
-                                               "passed"} for c in record["claims"])
+                                               "passed", "not_reproduced", "status"}
+                                    for c in record["claims"])
     assert record["provenance"]["torch"].startswith("2.13.0")
     assert record["provenance"]["threads"] == 2
     assert len(list((out / "figures").glob("*.png"))) >= 6

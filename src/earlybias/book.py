@@ -16,7 +16,9 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-from earlybias.chapters import CHAPTERS, ROOT, Chapter
+from earlybias.chapters import CHAPTERS, Chapter
+from earlybias.claims import Claim
+from earlybias.paths import ROOT
 from earlybias.results import RESULTS, atomic_write, load_results
 from earlybias.runner import BOOK_CHAPTERS, claims_summary, execute, plan_run
 
@@ -78,6 +80,13 @@ def _cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
+def _result(claim: Claim) -> str:
+    """The report's result cell: passed, **FAILED**, or *not reproduced* with its reason."""
+    if claim.status == "not reproduced":
+        return f"*not reproduced*: {_cell(claim.not_reproduced)}"
+    return claim.status if claim.passed and not claim.not_reproduced else f"**{claim.status}**"
+
+
 def write_report_table() -> None:
     """Gather every chapter's runs and claims into ``book/chapters/claims.md`` (the report page)."""
     runs = ["| chapter | claims passed | run time (s) | commit | python | torch | numpy | threads "
@@ -90,18 +99,19 @@ def write_report_table() -> None:
             runs.append(f"| {chapter.id} | not executed | | | | | | | |")
             continue
         record = load_results(path)
-        claims = record["claims"]
+        claims = [Claim.from_dict(c) for c in record["claims"]]
         p = record["provenance"]
-        runs.append(f"| {link} | {sum(c['passed'] for c in claims)} / {len(claims)} "
+        listed = sum(bool(c.not_reproduced) for c in claims)
+        runs.append(f"| {link} | {sum(c.passed for c in claims)} / {len(claims)}"
+                    f"{f' ({listed} listed as not reproduced)' if listed else ''} "
                     f"| {record['runtime_s']:.1f} | `{p['git_commit'][:12]}` | {p['python']} "
                     f"| {p['torch']} | {p['numpy']} | {p['threads']} | {p['started_at']} |")
-        papers = sorted({c["paper"] for c in claims})
+        papers = sorted({c.paper for c in claims})
         rows = [f"### {chapter.title}", "",
                 f"Chapter {link}, reproducing {{cite:t}}`{','.join(papers)}`.", "",
                 "| claim | statement | measured | expected | result |", "|---|---|---|---|---|"]
-        rows += [f"| {c['id']} | {_cell(c['statement'])} | {c['measured']:.4g} "
-                 f"| {_cell(c['expected'])} | {'passed' if c['passed'] else '**FAILED**'} |"
-                 for c in claims]
+        rows += [f"| {c.id} | {_cell(c.statement)} | {c.measured:.4g} | {_cell(c.expected)} "
+                 f"| {_result(c)} |" for c in claims]
         sections.append("\n".join(rows))
     text = "## Runs\n\n" + "\n".join(runs) + "\n\n## Claims\n\n" + "\n\n".join(sections) + "\n"
     BOOK_CHAPTERS.mkdir(parents=True, exist_ok=True)

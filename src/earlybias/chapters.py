@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from earlybias import igb, weights
+from earlybias.budget import Estimate
 from earlybias.params import Param, ParamError, load_profiles
-
-#: The repository root (the package is installed editable from ``src/``).
-ROOT = Path(__file__).resolve().parents[2]
+from earlybias.paths import ROOT
 
 
 @dataclass(frozen=True)
@@ -18,7 +17,10 @@ class Chapter:
     id: str
     title: str
     params: tuple[Param, ...]
-    check: Callable[[dict[str, Any]], None] | None = None
+    check: Callable[[dict[str, Any]], None]
+    estimate: Callable[[dict[str, Any]], Estimate]
+    #: Findings that do not hold in our setting, with the reason (DESIGN.md, "Not reproduced").
+    not_reproduced: dict[str, str]
 
     @property
     def notebook(self) -> Path:
@@ -34,8 +36,9 @@ class Chapter:
 
 CHAPTERS: dict[str, Chapter] = {
     c.id: c for c in (
-        Chapter("igb", igb.TITLE, igb.PARAMS, igb.check_params),
-        Chapter("weights", weights.TITLE, weights.PARAMS, weights.check_params),
+        Chapter(m.__name__.rsplit(".", 1)[-1], m.TITLE, m.PARAMS, m.check_params, m.estimate,
+                m.NOT_REPRODUCED)
+        for m in (igb, weights)
     )
 }
 

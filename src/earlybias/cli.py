@@ -35,6 +35,8 @@ def _run(args) -> int:
         print(f"earlybias run: {exc}", file=sys.stderr)
         return 2
     print(f"running {plan.chapter.id} ({plan.profile}) into {plan.out}")
+    if plan.long_run_notice():
+        print(plan.long_run_notice())
     try:
         record = execute(plan, progress=not args.quiet)
     except ExecutionFailed as exc:

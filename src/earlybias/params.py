@@ -142,6 +142,8 @@ def parse_overrides(schema: tuple[Param, ...], pairs: list[str]) -> dict[str, An
             raise ParamError(f"override {pair!r}: expected NAME=VALUE")
         if name not in by_name:
             raise ParamError(f"unknown parameter '{name}': allowed: {', '.join(by_name)}")
+        if name in out:
+            raise ParamError(f"parameter '{name}' is given twice (-p {name}=...); give it once")
         out[name] = by_name[name].parse(text)
     return out
 

@@ -20,8 +20,11 @@ from typing import Any
 
 import yaml
 
-from earlybias.chapters import ROOT, Chapter, get_chapter
+from earlybias.budget import LONG_RUN_S, Estimate, check_fits
+from earlybias.chapters import Chapter, get_chapter
+from earlybias.claims import Claim, mark_not_reproduced
 from earlybias.params import PROFILES, ParamError, parse_overrides, resolve
+from earlybias.paths import ROOT
 from earlybias.results import RESULTS, provenance, write_results
 from earlybias.session import NOTEBOOK_RESULTS, RUN_DIR_ENV, THREADS_ENV, thread_count
 
@@ -41,6 +44,13 @@ class RunPlan:
     profile: str
     params: dict[str, Any]
     out: Path
+    estimate: Estimate
+
+    def long_run_notice(self) -> str | None:
+        """A line to print before a run estimated to take more than ``LONG_RUN_S``."""
+        if self.estimate.seconds <= LONG_RUN_S:
+            return None
+        return f"{self.chapter.id}: this run needs {self.estimate.describe()} (estimated)"
 
 
 def params_hash(params: dict[str, Any]) -> str:
@@ -59,8 +69,9 @@ def plan_run(chapter_id: str, profile: str = "default", overrides: list[str] | N
         raise ParamError(f"unknown profile '{profile}': allowed: {', '.join(PROFILES)}")
     values = parse_overrides(chapter.params, overrides or [])
     params = resolve(chapter.params, chapter.profiles()[profile], values)
-    if chapter.check is not None:
-        chapter.check(params)
+    chapter.check(params)
+    estimate = chapter.estimate(params)
+    check_fits(chapter.id, params, estimate)
     if out is None:
         out_dir = ROOT / "runs" / chapter.id / f"{profile}-{params_hash(params)}"
     else:
@@ -73,7 +84,7 @@ def plan_run(chapter_id: str, profile: str = "default", overrides: list[str] | N
         if not for_book and out_dir.exists() and any(out_dir.iterdir()):
             raise ParamError(f"--out {out}: directory exists and is not empty; "
                              "choose a new directory or remove it")
-    return RunPlan(chapter, profile, params, out_dir)
+    return RunPlan(chapter, profile, params, out_dir, estimate)
 
 
 def _failure(exc: Exception, chapter_id: str, notebook: Path) -> str:
@@ -135,9 +146,11 @@ def execute(plan: RunPlan, *, progress: bool = True, threads: int | None = None)
                               "earlybias.session.record(), so it produced no results")
     handed = json.loads(partial.read_text())
     partial.unlink()
+    claims = mark_not_reproduced([Claim.from_dict(c) for c in handed["claims"]],
+                                 plan.chapter.not_reproduced)
     record = write_results(
         staging / RESULTS, chapter=plan.chapter.id, profile=plan.profile, params=plan.params,
-        metrics=handed["metrics"], claims=handed["claims"], runtime_s=runtime,
+        metrics=handed["metrics"], claims=[c.to_dict() for c in claims], runtime_s=runtime,
         provenance=provenance(ROOT, handed["threads"], started_at))
 
     # Swap the finished directory into place; an older run with the same name goes only now.
@@ -153,13 +166,15 @@ def execute(plan: RunPlan, *, progress: bool = True, threads: int | None = None)
 
 
 def claims_summary(record: dict) -> str:
-    """A few lines for the terminal: how many claims passed, and which failed with their numbers."""
-    claims = record["claims"]
-    passed = sum(c["passed"] for c in claims)
-    lines = [f"claims: {passed} passed, {len(claims) - passed} failed "
-             f"(runtime {record['runtime_s']:.1f} s)"]
+    """A few lines for the terminal: how many claims passed, failed or are listed as not
+    reproduced, and every one that did not pass with its numbers."""
+    claims = [Claim.from_dict(c) for c in record["claims"]]
+    count = {s: sum(c.status == s for c in claims) for s in ("passed", "FAILED", "not reproduced")}
+    lines = [f"claims: {count['passed']} passed, {count['FAILED']} failed, "
+             f"{count['not reproduced']} not reproduced (runtime {record['runtime_s']:.1f} s)"]
     for c in claims:
-        if not c["passed"]:
-            lines.append(f"  FAILED {c['id']}: measured {c['measured']:.4g}, expected {c['expected']}"
-                         f" -- {c['statement']}")
+        if c.status != "passed":
+            why = f" ({c.not_reproduced})" if c.not_reproduced else ""
+            lines.append(f"  {c.status} {c.id}: measured {c.measured:.4g}, expected {c.expected}"
+                         f" -- {c.statement}{why}")
     return "\n".join(lines)

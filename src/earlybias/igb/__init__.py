@@ -5,12 +5,16 @@ networks, ``experiments`` one function per claim of the chapter. ``PARAMS`` is t
 parameter schema: they set the chapter's headline experiment.
 """
 
+from earlybias.budget import Estimate
 from earlybias.params import Param, ParamError
 
 TITLE = "Initial guessing bias: untrained networks already favour one class"
 
 ACTIVATIONS = ("relu", "tanh", "linear", "centered_relu", "gelu", "sigmoid")
 N_DIGITS = 1797
+
+#: Findings of the paper that do not hold in our setting (DESIGN.md, "Not reproduced").
+NOT_REPRODUCED: dict[str, str] = {}
 
 PARAMS = (
     Param("activation", "str", "relu", "nonlinearity of every hidden layer", choices=ACTIVATIONS),
@@ -48,3 +52,22 @@ def check_params(params: dict) -> None:
         if params["activation"] == "gelu":
             raise ParamError(f"parameter 'pool_k': got {params['pool_k']}, allowed with activation=gelu: "
                              "only 1 (the max-pooling theory needs a monotone activation)")
+
+
+# Cost model of a run, measured on the study's 2-core machine: the claim experiments take about
+# a minute at claims_scale=1 and scale with it; the headline simulation runs at about 20 GFLOP/s.
+_CLAIMS_S, _FLOPS_PER_S, _BASE_BYTES = 60.0, 2e10, 1.5 * 2**30
+
+
+def estimate(params: dict) -> Estimate:
+    """Peak memory and run time of the chapter from its parameters (``earlybias.budget``)."""
+    dim = 64 if params["data"] == "digits" else 100
+    width, depth, n_classes = params["width"], params["depth"], params["n_classes"]
+    per_point = dim * width * params["pool_k"] + width * width * (depth - 1) + width * n_classes
+    flops = 2.0 * params["n_inits"] * params["n_points"] * per_point
+    # float64 per initialisation and class: output means, variances, counts and fractions; the
+    # theory's class fractions (at most 10,000 samples) likewise.
+    memory = (_BASE_BYTES + 8.0 * 2 * params["n_points"] * dim
+              + 8.0 * 4 * (params["n_inits"] + 10_000) * n_classes)
+    return Estimate(memory, _CLAIMS_S * params["claims_scale"] + flops / _FLOPS_PER_S,
+                    ("n_inits", "n_points", "n_classes", "width"))

@@ -7,6 +7,7 @@ model's bias from them, ``experiments`` one function per claim of the chapter. `
 chapter's parameter schema. This module stays light (no torch): ``earlybias list`` imports it.
 """
 
+from earlybias.budget import Estimate
 from earlybias.params import Param, ParamError
 
 TITLE = "Inference-free bias detection: reading a network's bias off its weights"
@@ -16,6 +17,9 @@ TITLE = "Inference-free bias detection: reading a network's bias off its weights
 FAMILIES = ("mlp", "cnn")
 DETECTORS = ("stats", "deepsets", "flat")
 SIGMA2_LEVELS = (0.02, 0.05, 0.1, 0.6)  # earlybias.data.colored.BIAS_LEVELS, strongest bias first
+
+#: Findings of the paper that do not hold in our setting (DESIGN.md, "Not reproduced").
+NOT_REPRODUCED: dict[str, str] = {}
 
 PARAMS = (
     Param("n_train_models", "int", 1000, "models in the training zoo (pool A, four bias levels in turn)",
@@ -47,3 +51,21 @@ def check_params(params: dict) -> None:
     if any(b <= a for a, b in zip(levels, levels[1:])):
         raise ParamError(f"parameter 'sigma2_levels': got {levels}, allowed: 4 strictly increasing "
                          "variances (level 1 is the strongest bias, level 4 the weakest)")
+
+
+# Cost model, measured on the study's 2-core machine: trained models per second of each family
+# (cold cache; a warm cache trains nothing) and the bytes one model's weights and training
+# state take in memory.
+_MODELS_PER_S = {"mlp": 110.0, "cnn": 7.0}
+_BASE_BYTES = 1.5 * 2**30
+
+
+def estimate(params: dict) -> Estimate:
+    """Peak memory and run time (cold cache) of the chapter from its parameters (``earlybias.budget``)."""
+    models = (params["n_train_models"] + params["n_heldout_models"] + 2 * params["n_test_models"]
+              + params["n_group_models"])
+    width = params["hidden"]
+    per_model = 4.0 * (64 * 3 * width + width * width + 10 * width) * 4  # weights, grads, Adam
+    seconds = models * params["epochs"] / 6 / _MODELS_PER_S[params["family"]] + 20.0
+    return Estimate(_BASE_BYTES + models * per_model, seconds,
+                    ("n_train_models", "n_heldout_models", "n_test_models", "n_group_models", "hidden"))

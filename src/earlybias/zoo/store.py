@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
+from earlybias.paths import default_cache_dir
 from earlybias.zoo.nets import make_module
 from earlybias.zoo.spec import FORMAT_VERSION, ZooSpec
 from earlybias.zoo.train import BLOCK, train_batched
@@ -86,17 +87,6 @@ def load_zoo(path: str | Path) -> Zoo:
         raise ValueError(f"{path} holds zoo format {d.get('format')!r}; this code reads format "
                          f"{FORMAT_VERSION}: delete the file to retrain")
     return Zoo(ZooSpec.from_dict(d["spec"]), d["params"], d["meta"])
-
-
-def default_cache_dir() -> Path:
-    """``$EARLYBIAS_CACHE_DIR`` if set, else ``data/cache`` of the repository (git-ignored)."""
-    if os.environ.get("EARLYBIAS_CACHE_DIR"):
-        return Path(os.environ["EARLYBIAS_CACHE_DIR"])
-    root = Path(__file__).resolve().parents[3]
-    if (root / "pyproject.toml").is_file():
-        return root / "data" / "cache"
-    # An installed (non-editable) package has no repository around it.
-    return Path.home() / ".cache" / "earlybias"
 
 
 def zoo_dir(spec: ZooSpec, cache_dir: str | Path | None = None) -> Path:
