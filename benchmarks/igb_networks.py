@@ -45,10 +45,15 @@ def measure(workload: dict) -> dict:
                 batched = result
     n = workload["n_inits"]
     t_batched, t_loop = min(times["batched"]), min(times["loop"])
-    return {"inits_per_s_batched": n / t_batched, "inits_per_s_loop": n / t_loop,
-            "speedup_vs_loop": t_loop / t_batched, "seconds_batched": t_batched, "seconds_loop": t_loop,
-            "max_abs_diff_mean": float(np.abs(batched.mean - result.mean).max()),
-            "fractions_identical": float(np.mean(batched.fractions == result.fractions))}
+    return {
+        "inits_per_s_batched": n / t_batched,
+        "inits_per_s_loop": n / t_loop,
+        "speedup_vs_loop": t_loop / t_batched,
+        "seconds_batched": t_batched,
+        "seconds_loop": t_loop,
+        "max_abs_diff_mean": float(np.abs(batched.mean - result.mean).max()),
+        "fractions_identical": float(np.mean(batched.fractions == result.fractions)),
+    }
 
 
 def main() -> None:
@@ -56,17 +61,31 @@ def main() -> None:
     results = {}
     for name, workload in WORKLOADS.items():
         r = results[name] = measure(workload)
-        print(f"{name}: {workload['n_inits']} untrained {workload['activation']} networks, depth {workload['depth']}, "
-              f"width {workload['width']}, {workload['n_points']} Gaussian points of dimension {DIM}; "
-              f"{THREADS} threads, best of {REPEATS}")
-        print(f"  batched engine  : {r['seconds_batched']:7.3f} s ({r['inits_per_s_batched']:8.1f} networks/s)")
+        print(
+            f"{name}: {workload['n_inits']} untrained {workload['activation']} networks, depth {workload['depth']}, "
+            f"width {workload['width']}, {workload['n_points']} Gaussian points of dimension {DIM}; "
+            f"{THREADS} threads, best of {REPEATS}"
+        )
+        print(
+            f"  batched engine  : {r['seconds_batched']:7.3f} s ({r['inits_per_s_batched']:8.1f} networks/s)"
+        )
         print(f"  per-network loop: {r['seconds_loop']:7.3f} s ({r['inits_per_s_loop']:8.1f} networks/s)")
-        print(f"  speed-up {r['speedup_vs_loop']:.2f}x; largest difference of output means {r['max_abs_diff_mean']:.1e}, "
-              f"identical class fractions for {r['fractions_identical']:.1%} of the networks")
-    print(json.dumps({"benchmark": "igb_networks", **results["chapter"],
-                      "workload": {**WORKLOADS["chapter"], "dim": DIM},
-                      "small_workload": {**results["small"], **WORKLOADS["small"]},
-                      "threads": THREADS, "torch": torch.__version__}))
+        print(
+            f"  speed-up {r['speedup_vs_loop']:.2f}x; largest difference of output means {r['max_abs_diff_mean']:.1e}, "
+            f"identical class fractions for {r['fractions_identical']:.1%} of the networks"
+        )
+    print(
+        json.dumps(
+            {
+                "benchmark": "igb_networks",
+                **results["chapter"],
+                "workload": {**WORKLOADS["chapter"], "dim": DIM},
+                "small_workload": {**results["small"], **WORKLOADS["small"]},
+                "threads": THREADS,
+                "torch": torch.__version__,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -54,7 +54,7 @@ def matmul_flops_per_s(n: int = 2048, repeats: int = 5) -> float:
         t = time.perf_counter()
         a @ b
         best = min(best, time.perf_counter() - t)
-    return 2 * n ** 3 / best
+    return 2 * n**3 / best
 
 
 def timed(fn, *args):
@@ -65,15 +65,24 @@ def timed(fn, *args):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=int, default=thread_count(),
-                        help="torch threads for both ways (default: the chapter's, %(default)s)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=thread_count(),
+        help="torch threads for both ways (default: the chapter's, %(default)s)",
+    )
     parser.add_argument("--family", choices=["mlp", "cnn"], default="mlp")
     parser.add_argument("--batched-models", type=int, default=256)
-    parser.add_argument("--loop-models", type=int, default=12,
-                        help="the first models of the batched set, also trained one by one")
+    parser.add_argument(
+        "--loop-models",
+        type=int,
+        default=12,
+        help="the first models of the batched set, also trained one by one",
+    )
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--zoo-models", type=int, default=1500,
-                        help="time train_batched on this many models (0 to skip)")
+    parser.add_argument(
+        "--zoo-models", type=int, default=1500, help="time train_batched on this many models (0 to skip)"
+    )
     args = parser.parse_args()
     if args.threads < 1 or args.loop_models > args.batched_models or args.rounds < 1:
         parser.error("need --threads >= 1, --loop-models <= --batched-models, --rounds >= 1")
@@ -94,32 +103,45 @@ def main() -> None:
         fractions.append(flops * rates_b[-1] / reference)
         # Same models both ways: weights agree up to float rounding (which Adam's normalised steps
         # carry a little further over a run), so their test accuracies agree.
-        weight_diff = max((params_b[k][:args.loop_models] - v).abs().max().item()
-                          for k, v in params_l.items())
-        acc_diffs.append((meta_b["acc_unbiased"][:args.loop_models] - meta_l["acc_unbiased"])
-                         .abs().mean().item())
-        print(f"round {r + 1}: batched {rates_b[-1]:.1f} models/s, loop {rates_l[-1]:.2f} models/s, "
-              f"speed-up {ratios[-1]:.1f}x, matmul reference {reference / 1e9:.1f} GFLOP/s, "
-              f"batched {flops * rates_b[-1] / 1e9:.1f} GFLOP/s, max |weight difference| "
-              f"{weight_diff:.1e}", flush=True)
+        weight_diff = max(
+            (params_b[k][: args.loop_models] - v).abs().max().item() for k, v in params_l.items()
+        )
+        acc_diffs.append(
+            (meta_b["acc_unbiased"][: args.loop_models] - meta_l["acc_unbiased"]).abs().mean().item()
+        )
+        print(
+            f"round {r + 1}: batched {rates_b[-1]:.1f} models/s, loop {rates_l[-1]:.2f} models/s, "
+            f"speed-up {ratios[-1]:.1f}x, matmul reference {reference / 1e9:.1f} GFLOP/s, "
+            f"batched {flops * rates_b[-1] / 1e9:.1f} GFLOP/s, max |weight difference| "
+            f"{weight_diff:.1e}",
+            flush=True,
+        )
 
     zoo_seconds = None
     if args.zoo_models:
         zoo_seconds, _ = timed(train_batched, spec, 0, args.zoo_models)
-        print(f"{args.zoo_models} {args.family} models trained and evaluated in {zoo_seconds:.1f} s",
-              flush=True)
+        print(
+            f"{args.zoo_models} {args.family} models trained and evaluated in {zoo_seconds:.1f} s", flush=True
+        )
 
-    print(json.dumps({
-        "models_per_s_batched": round(statistics.median(rates_b), 2),
-        "models_per_s_loop": round(statistics.median(rates_l), 3),
-        "speedup_vs_loop": round(statistics.median(ratios), 2),
-        "matmul_fraction": round(statistics.median(fractions), 3),
-        "mean_abs_unbiased_acc_diff_batched_vs_loop": round(max(acc_diffs), 4),
-        "zoo_models": args.zoo_models,
-        "zoo_seconds": None if zoo_seconds is None else round(zoo_seconds, 2),
-        "family": args.family, "threads": args.threads, "epochs": spec.epochs,
-        "n_train": spec.n_train, "batch_size": spec.batch_size,
-    }))
+    print(
+        json.dumps(
+            {
+                "models_per_s_batched": round(statistics.median(rates_b), 2),
+                "models_per_s_loop": round(statistics.median(rates_l), 3),
+                "speedup_vs_loop": round(statistics.median(ratios), 2),
+                "matmul_fraction": round(statistics.median(fractions), 3),
+                "mean_abs_unbiased_acc_diff_batched_vs_loop": round(max(acc_diffs), 4),
+                "zoo_models": args.zoo_models,
+                "zoo_seconds": None if zoo_seconds is None else round(zoo_seconds, 2),
+                "family": args.family,
+                "threads": args.threads,
+                "epochs": spec.epochs,
+                "n_train": spec.n_train,
+                "batch_size": spec.batch_size,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -5,8 +5,8 @@ import shutil
 import subprocess
 
 import pytest
-
 from conftest import ROOT
+
 from earlybias.book import build_html, inputs_hash, is_current
 from earlybias.chapters import CHAPTERS
 from earlybias.claims import Claim
@@ -22,8 +22,11 @@ def test_default_profile_claims_pass_or_fail_as_listed(book_runs, chapter):
     record = load_results(book_runs / chapter.id / "results.json")
     assert record["profile"] == "default"
     claims = [Claim.from_dict(c) for c in record["claims"]]
-    wrong = [f"{c.id} {c.status}: measured {c.measured:.4g}, expected {c.expected}"
-             for c in claims if not c.as_expected]
+    wrong = [
+        f"{c.id} {c.status}: measured {c.measured:.4g}, expected {c.expected}"
+        for c in claims
+        if not c.as_expected
+    ]
     assert not wrong, wrong
     assert set(chapter.not_reproduced) <= {c.id for c in claims}, "NOT_REPRODUCED names no claim"
     assert record["runtime_s"] < 240, "each chapter's default profile runs in at most 4 minutes"

@@ -31,8 +31,15 @@ def test_within_needs_exactly_one_tolerance():
 
 def test_frame_has_the_results_columns():
     frame = claims_frame([below("x", "paper", "stmt", 0.1, 1.0)])
-    assert list(frame.columns) == ["id", "statement", "measured", "expected", "status", "not_reproduced",
-                                   "paper"]
+    assert list(frame.columns) == [
+        "id",
+        "statement",
+        "measured",
+        "expected",
+        "status",
+        "not_reproduced",
+        "paper",
+    ]
 
 
 def test_at_least_is_inclusive():

@@ -1,8 +1,8 @@
 """The command line: `earlybias list`, and bad input that never starts a kernel nor leaves a trace."""
 
 import pytest
-
 from conftest import ROOT, earlybias
+
 from earlybias.chapters import CHAPTERS
 
 
@@ -17,24 +17,27 @@ def test_list_shows_every_parameter_with_default_type_allowed_and_help():
             assert p.allowed() in out.stdout
 
 
-@pytest.mark.parametrize("args, fragment", [
-    (["run", "nope"], "unknown chapter 'nope'"),
-    (["run", "igb", "--profile", "huge"], "unknown profile 'huge'"),
-    (["run", "igb", "-p", "colour=red"], "unknown parameter 'colour'"),
-    (["run", "igb", "-p", "depth=abc"], "parameter 'depth'"),
-    (["run", "igb", "-p", "seed=1.5"], "parameter 'seed'"),
-    (["run", "igb", "-p", "depth="], "parameter 'depth'"),
-    (["run", "igb", "-p", "depth=0"], "parameter 'depth'"),
-    (["run", "igb", "-p", "width=-5"], "parameter 'width'"),
-    (["run", "igb", "-p", "activation=sigmoidx"], "parameter 'activation'"),
-    (["run", "igb", "-p", "data=digits", "-p", "n_points=5000"], "parameter 'n_points'"),
-    (["run", "igb", "-p", "pool_k=2", "-p", "input_shift=1"], "parameter 'pool_k'"),
-    (["run", "igb", "-p", "pool_k=2", "-p", "activation=gelu"], "parameter 'pool_k'"),
-    (["run", "igb", "--out", str(ROOT / "book" / "chapters" / "igb")], "book's chapters"),
-    (["run", "weights", "-p", "family=resnet"], "parameter 'family'"),
-    (["run", "weights", "-p", "sigma2_levels=0.1,0.05,0.2,0.3"], "parameter 'sigma2_levels'"),
-    (["run", "weights", "-p", "sigma2_levels=0.1,0.2"], "parameter 'sigma2_levels'"),
-])
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["run", "nope"], "unknown chapter 'nope'"),
+        (["run", "igb", "--profile", "huge"], "unknown profile 'huge'"),
+        (["run", "igb", "-p", "colour=red"], "unknown parameter 'colour'"),
+        (["run", "igb", "-p", "depth=abc"], "parameter 'depth'"),
+        (["run", "igb", "-p", "seed=1.5"], "parameter 'seed'"),
+        (["run", "igb", "-p", "depth="], "parameter 'depth'"),
+        (["run", "igb", "-p", "depth=0"], "parameter 'depth'"),
+        (["run", "igb", "-p", "width=-5"], "parameter 'width'"),
+        (["run", "igb", "-p", "activation=sigmoidx"], "parameter 'activation'"),
+        (["run", "igb", "-p", "data=digits", "-p", "n_points=5000"], "parameter 'n_points'"),
+        (["run", "igb", "-p", "pool_k=2", "-p", "input_shift=1"], "parameter 'pool_k'"),
+        (["run", "igb", "-p", "pool_k=2", "-p", "activation=gelu"], "parameter 'pool_k'"),
+        (["run", "igb", "--out", str(ROOT / "book" / "chapters" / "igb")], "book's chapters"),
+        (["run", "weights", "-p", "family=resnet"], "parameter 'family'"),
+        (["run", "weights", "-p", "sigma2_levels=0.1,0.05,0.2,0.3"], "parameter 'sigma2_levels'"),
+        (["run", "weights", "-p", "sigma2_levels=0.1,0.2"], "parameter 'sigma2_levels'"),
+    ],
+)
 def test_bad_input_exits_2_with_one_line_and_leaves_nothing(tmp_path, args, fragment):
     runs_before = sorted((ROOT / "runs").rglob("*")) if (ROOT / "runs").exists() else []
     out = earlybias(*args, cwd=tmp_path)

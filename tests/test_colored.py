@@ -3,9 +3,19 @@
 import numpy as np
 import pytest
 
-from earlybias.data.colored import (BIAS_LEVELS, CLASS_COLORS, GROUP_COLORS, color_digits,
-                                    draw_shifts, group_digits, group_shares, paint, resolve_sigma2,
-                                    shift_digits, shifted_copies)
+from earlybias.data.colored import (
+    BIAS_LEVELS,
+    CLASS_COLORS,
+    GROUP_COLORS,
+    color_digits,
+    draw_shifts,
+    group_digits,
+    group_shares,
+    paint,
+    resolve_sigma2,
+    shift_digits,
+    shifted_copies,
+)
 from earlybias.data.digits import digits_pools, load_digits
 
 N = 40_000  # draws for the statistics below: the sample variance is within ~2 % of sigma2
@@ -25,8 +35,9 @@ def test_biased_colours_have_class_means_and_jitter_variance_sigma2(labels, sigm
     _, colors = color_digits(_ones(N), labels, sigma2, biased=True, seed=0, return_colors=True)
     jitter = colors - CLASS_COLORS[labels]
     for c in range(10):
-        np.testing.assert_allclose(colors[labels == c].mean(0), CLASS_COLORS[c],
-                                   atol=5 * np.sqrt(sigma2 / (labels == c).sum()))
+        np.testing.assert_allclose(
+            colors[labels == c].mean(0), CLASS_COLORS[c], atol=5 * np.sqrt(sigma2 / (labels == c).sum())
+        )
     np.testing.assert_allclose(jitter.var(0), sigma2, rtol=0.04)
     # Isotropic: the channels' jitters are uncorrelated.
     assert np.abs(np.corrcoef(jitter.T) - np.eye(3)).max() < 0.03
@@ -34,8 +45,7 @@ def test_biased_colours_have_class_means_and_jitter_variance_sigma2(labels, sigm
 
 def test_unbiased_colours_do_not_reveal_the_class(labels):
     sigma2 = BIAS_LEVELS["very_high"]
-    nearest = lambda colors: np.argmin(
-        ((colors[:, None, :] - CLASS_COLORS[None]) ** 2).sum(-1), axis=1)
+    nearest = lambda colors: np.argmin(((colors[:, None, :] - CLASS_COLORS[None]) ** 2).sum(-1), axis=1)
     _, biased = color_digits(_ones(N), labels, sigma2, biased=True, seed=0, return_colors=True)
     _, unbiased = color_digits(_ones(N), labels, sigma2, biased=False, seed=0, return_colors=True)
     # With little jitter the nearest class colour names the label of a biased image ...
@@ -72,8 +82,9 @@ def test_shift_moves_each_digit_by_at_most_one_pixel():
     X, _ = load_digits()
     shifted = shift_digits(X[:200], seed=0)
     padded = np.pad(X[:200].reshape(-1, 8, 8), ((0, 0), (1, 1), (1, 1)))
-    candidates = np.stack([padded[:, 1 - dy:9 - dy, 1 - dx:9 - dx]
-                           for dy in (-1, 0, 1) for dx in (-1, 0, 1)], axis=1)
+    candidates = np.stack(
+        [padded[:, 1 - dy : 9 - dy, 1 - dx : 9 - dx] for dy in (-1, 0, 1) for dx in (-1, 0, 1)], axis=1
+    )
     match = (np.abs(candidates - shifted.reshape(-1, 1, 8, 8)) < 1e-7).all(axis=(2, 3))
     assert match.any(axis=1).all()
     assert (~match[:, 4]).mean() > 0.5  # most digits moved (offset (0, 0) is 1 case in 9)
@@ -110,8 +121,9 @@ def test_group_digits_are_white_on_the_group_background(labels):
     np.testing.assert_allclose(images[:, :, 4, 4], GROUP_COLORS[groups], atol=1e-6)
     # Groups are drawn independently of the class (of the labels drawn for the same images).
     for c in (0, 5):
-        np.testing.assert_allclose(np.bincount(groups[labels == c], minlength=3) / (labels == c).sum(),
-                                   shares, atol=0.03)
+        np.testing.assert_allclose(
+            np.bincount(groups[labels == c], minlength=3) / (labels == c).sum(), shares, atol=0.03
+        )
 
 
 def test_pools_are_disjoint_and_cover_the_digits():
@@ -121,17 +133,20 @@ def test_pools_are_disjoint_and_cover_the_digits():
     assert len(rows["A"]) + len(rows["B"]) == len(load_digits()[0])
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda: resolve_sigma2("extreme"), "bias must be one of"),
-    (lambda: resolve_sigma2(0.0), "variance > 0"),
-    (lambda: color_digits(np.ones((3, 63)), np.zeros(3, int), 0.1), "X must have shape"),
-    (lambda: color_digits(np.ones((3, 64)), np.array([0, 1, 10]), 0.1), "y must be 3 integer labels"),
-    (lambda: color_digits(np.ones((3, 64)), np.zeros(3, int), 0.1, seed=-1), "seed must be"),
-    (lambda: group_shares(3, 0.1), "minority_group must be"),
-    (lambda: group_shares(0, 0.5), "minority_share must be in"),
-    (lambda: group_digits(np.ones((3, 64)), [0.5, 0.5]), "shares must be 3"),
-    (lambda: paint(np.ones((3, 64)), np.ones((3, 4))), "scale, offset in 3 channels"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: resolve_sigma2("extreme"), "bias must be one of"),
+        (lambda: resolve_sigma2(0.0), "variance > 0"),
+        (lambda: color_digits(np.ones((3, 63)), np.zeros(3, int), 0.1), "X must have shape"),
+        (lambda: color_digits(np.ones((3, 64)), np.array([0, 1, 10]), 0.1), "y must be 3 integer labels"),
+        (lambda: color_digits(np.ones((3, 64)), np.zeros(3, int), 0.1, seed=-1), "seed must be"),
+        (lambda: group_shares(3, 0.1), "minority_group must be"),
+        (lambda: group_shares(0, 0.5), "minority_share must be in"),
+        (lambda: group_digits(np.ones((3, 64)), [0.5, 0.5]), "shares must be 3"),
+        (lambda: paint(np.ones((3, 64)), np.ones((3, 4))), "scale, offset in 3 channels"),
+    ],
+)
 def test_bad_input_names_the_argument(call, message):
     with pytest.raises(ValueError, match=message):
         call()

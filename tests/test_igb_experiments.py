@@ -99,17 +99,28 @@ def test_headline_on_gaussian_and_digit_inputs():
     assert set(result.metrics) == {"gamma_theory", "gamma_measured", "fmax_mean_theory", "fmax_mean_measured"}
     assert result.metrics["gamma_theory"] == pytest.approx(theory.GAMMA_RELU)
     assert set(result.data) == {"samples", "theory", "density"}
-    digits = ex.headline(activation="tanh", depth=2, width=32, n_points=150, n_inits=50, n_classes=10,
-                         data="digits", standardize=True)
+    digits = ex.headline(
+        activation="tanh",
+        depth=2,
+        width=32,
+        n_points=150,
+        n_inits=50,
+        n_classes=10,
+        data="digits",
+        standardize=True,
+    )
     assert digits.data["samples"].shape == (50, 2)
     assert digits.metrics["fmax_mean_theory"] == pytest.approx(0.1, abs=0.05)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(data="cifar"), "data must be 'gaussian' or 'digits'"),
-    (dict(pool_k=2, input_shift=0.5), "pool_k > 1 needs data='gaussian' with input_shift=0"),
-    (dict(data="digits", n_points=5000), r"n_points must be in \[2, 1797\]"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(data="cifar"), "data must be 'gaussian' or 'digits'"),
+        (dict(pool_k=2, input_shift=0.5), "pool_k > 1 needs data='gaussian' with input_shift=0"),
+        (dict(data="digits", n_points=5000), r"n_points must be in \[2, 1797\]"),
+    ],
+)
 def test_headline_rejects_what_it_cannot_predict(kwargs, message):
     with pytest.raises(ValueError, match=message):
         ex.headline(**kwargs)

@@ -30,7 +30,9 @@ def test_batched_engine_gives_the_numbers_of_the_per_network_loop(arch):
 
 
 def test_chunking_over_data_points_does_not_change_the_result(monkeypatch):
-    kwargs = dict(activation="relu", depth=2, width=16, n_inits=40, seed=1, record_layers=True, dtype=torch.float64)
+    kwargs = dict(
+        activation="relu", depth=2, width=16, n_inits=40, seed=1, record_layers=True, dtype=torch.float64
+    )
     whole = networks.simulate(X, **kwargs)
     monkeypatch.setattr(networks, "_ACTIVATION_BUDGET", 16 * 16 * 7)  # 7 points per chunk
     chunked = networks.simulate(X, **kwargs)
@@ -64,8 +66,12 @@ def test_shapes_and_fractions():
 @pytest.mark.parametrize("activation", theory.ACTIVATIONS)
 def test_torch_activations_are_the_theory_activations(activation):
     z = np.linspace(-6, 6, 101)
-    np.testing.assert_allclose(networks.torch_activation(activation, 2.5)(torch.tensor(z)).numpy(),
-                               theory.activation_fn(activation, 2.5)(z), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(
+        networks.torch_activation(activation, 2.5)(torch.tensor(z)).numpy(),
+        theory.activation_fn(activation, 2.5)(z),
+        rtol=1e-10,
+        atol=1e-12,
+    )
 
 
 def test_he_initialisation_keeps_relu_pre_activation_variance():
@@ -94,17 +100,22 @@ def test_gamma_measured_definition():
 def test_one_relu_layer_simulation_agrees_with_theory():
     sim = networks.simulate(gaussian_inputs(300, 100, 0.0, seed=5), width=64, n_inits=1500, seed=5)
     assert networks.gamma_measured(sim.mean, sim.var) == pytest.approx(theory.GAMMA_RELU, rel=0.15)
-    assert sim.fractions.max(axis=1).mean() == pytest.approx(theory.expected_fmax(theory.GAMMA_RELU), abs=0.03)
+    assert sim.fractions.max(axis=1).mean() == pytest.approx(
+        theory.expected_fmax(theory.GAMMA_RELU), abs=0.03
+    )
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(activation="swish"), "activation must be one of"),
-    (dict(depth=0), "depth must be an integer >= 1"),
-    (dict(width=2.5), "width must be an integer >= 1"),
-    (dict(n_classes=1), "n_classes must be an integer >= 2"),
-    (dict(pool_k=0), "pool_k must be an integer >= 1"),
-    (dict(dtype=torch.float16), "dtype must be torch.float32 or torch.float64"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(activation="swish"), "activation must be one of"),
+        (dict(depth=0), "depth must be an integer >= 1"),
+        (dict(width=2.5), "width must be an integer >= 1"),
+        (dict(n_classes=1), "n_classes must be an integer >= 2"),
+        (dict(pool_k=0), "pool_k must be an integer >= 1"),
+        (dict(dtype=torch.float16), "dtype must be torch.float32 or torch.float64"),
+    ],
+)
 def test_bad_arguments_are_named_in_the_error(kwargs, message):
     with pytest.raises(ValueError, match=message):
         networks.simulate(X, n_inits=2, **kwargs)

@@ -109,12 +109,16 @@ def test_pair_expectation_against_closed_forms_and_quadrature():
     arc_cosine = np.sqrt(q1 * q2) / (2 * math.pi) * (np.sin(a) + (math.pi - a) * c)
     relu = lambda u, v: np.maximum(u, 0) * np.maximum(v, 0)
     np.testing.assert_allclose(theory.pair_expectation(relu, q1, q2, c), arc_cosine, rtol=1e-10)
-    np.testing.assert_allclose(theory.pair_expectation(lambda u, v: u * v, q1, q2, c), c * np.sqrt(q1 * q2), rtol=1e-10)
+    np.testing.assert_allclose(
+        theory.pair_expectation(lambda u, v: u * v, q1, q2, c), c * np.sqrt(q1 * q2), rtol=1e-10
+    )
     # An independent reference for a smooth activation: scipy's adaptive 2-d quadrature.
     s = math.sqrt(1 - 0.2**2)
     density = lambda u, v: math.exp(-0.5 * (u * u - 2 * 0.2 * u * v + v * v) / (1 - 0.04)) / (2 * math.pi * s)
     ref, _ = integrate.dblquad(lambda v, u: math.tanh(u) * math.tanh(v) * density(u, v), -9, 9, -9, 9)
-    assert theory.pair_expectation(lambda u, v: np.tanh(u) * np.tanh(v), 1.0, 1.0, 0.2) == pytest.approx(ref, abs=1e-8)
+    assert theory.pair_expectation(lambda u, v: np.tanh(u) * np.tanh(v), 1.0, 1.0, 0.2) == pytest.approx(
+        ref, abs=1e-8
+    )
 
 
 @pytest.mark.parametrize("activation", ["tanh", "linear", "centered_relu"])
@@ -144,7 +148,9 @@ def test_centered_relu_has_zero_mean_and_odd_activations_are_odd():
 def test_layer_variances_follow_he_initialisation():
     np.testing.assert_allclose(theory.layer_variances("relu", 4, 3.0), 3.0, rtol=1e-10)
     np.testing.assert_allclose(theory.layer_variances("linear", 3, 1.0), [1, 2, 4], rtol=1e-10)
-    np.testing.assert_allclose(theory.layer_variances("centered_relu", 2, 2.0), [2, 2 * (1 - 1 / math.pi)], rtol=1e-10)
+    np.testing.assert_allclose(
+        theory.layer_variances("centered_relu", 2, 2.0), [2, 2 * (1 - 1 / math.pi)], rtol=1e-10
+    )
 
 
 # --------------------------------------------------------------------------- max-pooling
@@ -179,7 +185,9 @@ def test_pooled_first_layer_feeds_the_depth_recursion():
 def test_kernel_prediction_on_gaussian_data_approaches_the_mean_field_theory():
     X = np.random.default_rng(0).standard_normal((150, 400)) + 1.0
     for activation in ("relu", "tanh"):
-        assert theory.kernel_gamma(X, activation, 2) == pytest.approx(theory.gammas(activation, 2, 1.0)[-1], rel=0.05)
+        assert theory.kernel_gamma(X, activation, 2) == pytest.approx(
+            theory.gammas(activation, 2, 1.0)[-1], rel=0.05
+        )
 
 
 def test_kernel_prediction_is_exact_for_a_linear_network():
@@ -192,16 +200,19 @@ def test_kernel_prediction_is_exact_for_a_linear_network():
 # --------------------------------------------------------------------------- validation
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda: theory.gammas("swish", 1), "activation must be one of relu, tanh"),
-    (lambda: theory.gammas("relu", 0), "depth must be an integer >= 1"),
-    (lambda: theory.expected_fmax(-1.0), "gamma must be a finite number >= 0"),
-    (lambda: theory.class_fractions(1.0, 1), "n_classes must be an integer >= 2"),
-    (lambda: theory.f0_cdf(1.5, 1.0), r"f must lie in \[0, 1\]"),
-    (lambda: theory.f0_pdf(0.5, 0.0), "gamma must be > 0"),
-    (lambda: theory.pooling_gamma(2, "tanh"), "relu or linear"),
-    (lambda: theory.kernel_gamma(np.ones(3), "relu", 1), "2-d array"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: theory.gammas("swish", 1), "activation must be one of relu, tanh"),
+        (lambda: theory.gammas("relu", 0), "depth must be an integer >= 1"),
+        (lambda: theory.expected_fmax(-1.0), "gamma must be a finite number >= 0"),
+        (lambda: theory.class_fractions(1.0, 1), "n_classes must be an integer >= 2"),
+        (lambda: theory.f0_cdf(1.5, 1.0), r"f must lie in \[0, 1\]"),
+        (lambda: theory.f0_pdf(0.5, 0.0), "gamma must be > 0"),
+        (lambda: theory.pooling_gamma(2, "tanh"), "relu or linear"),
+        (lambda: theory.kernel_gamma(np.ones(3), "relu", 1), "2-d array"),
+    ],
+)
 def test_bad_arguments_are_named_in_the_error(call, message):
     with pytest.raises(ValueError, match=message):
         call()

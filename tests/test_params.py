@@ -11,22 +11,37 @@ from earlybias.params import PROFILES, Param, ParamError, parse_overrides, resol
 IGB = CHAPTERS["igb"].params
 
 
-@pytest.mark.parametrize("pair, value", [
-    ("depth=6", 6), ("activation=tanh", "tanh"), ("input_shift=-0.5", -0.5),
-    ("standardize=true", True), ("standardize=0", False), ("seed=12", 12),
-])
+@pytest.mark.parametrize(
+    "pair, value",
+    [
+        ("depth=6", 6),
+        ("activation=tanh", "tanh"),
+        ("input_shift=-0.5", -0.5),
+        ("standardize=true", True),
+        ("standardize=0", False),
+        ("seed=12", 12),
+    ],
+)
 def test_parse_good_values(pair, value):
     name = pair.split("=")[0]
     assert parse_overrides(IGB, [pair]) == {name: value}
 
 
-@pytest.mark.parametrize("pair, fragment", [
-    ("depth=abc", "parameter 'depth'"), ("seed=1.5", "parameter 'seed'"), ("depth=", "parameter 'depth'"),
-    ("depth=0", "an integer in [1, 32]"), ("width=-5", "parameter 'width'"),
-    ("activation=sigmoidx", "one of relu, tanh, linear, centered_relu, gelu, sigmoid"),
-    ("colour=red", "unknown parameter 'colour'"), ("depth", "expected NAME=VALUE"),
-    ("standardize=maybe", "true or false"), ("input_shift=nan", "parameter 'input_shift'"),
-])
+@pytest.mark.parametrize(
+    "pair, fragment",
+    [
+        ("depth=abc", "parameter 'depth'"),
+        ("seed=1.5", "parameter 'seed'"),
+        ("depth=", "parameter 'depth'"),
+        ("depth=0", "an integer in [1, 32]"),
+        ("width=-5", "parameter 'width'"),
+        ("activation=sigmoidx", "one of relu, tanh, linear, centered_relu, gelu, sigmoid"),
+        ("colour=red", "unknown parameter 'colour'"),
+        ("depth", "expected NAME=VALUE"),
+        ("standardize=maybe", "true or false"),
+        ("input_shift=nan", "parameter 'input_shift'"),
+    ],
+)
 def test_parse_bad_values_name_the_parameter(pair, fragment):
     with pytest.raises(ParamError) as err:
         parse_overrides(IGB, [pair])

@@ -6,8 +6,8 @@ from pathlib import Path
 import nbformat
 import pytest
 import yaml
-
 from conftest import earlybias
+
 from earlybias.chapters import CHAPTERS, Chapter
 from earlybias.params import resolve
 from earlybias.results import KEYS, load_results
@@ -23,8 +23,10 @@ def test_default_out_is_keyed_by_profile_and_params_hash():
 
 def test_failing_cell_names_notebook_and_cell_and_leaves_no_results(tmp_path):
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters"]}),
-                nbformat.v4.new_code_cell("raise RuntimeError('boom in cell')")]
+    nb.cells = [
+        nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("raise RuntimeError('boom in cell')"),
+    ]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     path = tmp_path / "broken.ipynb"
     nbformat.write(nb, path)
@@ -53,12 +55,24 @@ def test_failing_cell_names_notebook_and_cell_and_leaves_no_results(tmp_path):
 
 # Per chapter: overrides that the run must honour, and the headline metrics its results carry.
 SMOKE = {
-    "igb": (["depth=2", "activation=tanh"], {"depth": 2, "activation": "tanh"},
-            ["gamma_theory", "gamma_measured", "fmax_mean_theory", "fmax_mean_measured"]),
-    "weights": (["seed=1"], {"seed": 1},
-                ["unbiased_acc_very_high", "unbiased_acc_very_low", "detector_binary_inpool_acc",
-                 "detector_binary_cross_acc", "detector_4level_inpool_acc",
-                 "detector_4level_cross_acc", "detector_group_cross_acc"]),
+    "igb": (
+        ["depth=2", "activation=tanh"],
+        {"depth": 2, "activation": "tanh"},
+        ["gamma_theory", "gamma_measured", "fmax_mean_theory", "fmax_mean_measured"],
+    ),
+    "weights": (
+        ["seed=1"],
+        {"seed": 1},
+        [
+            "unbiased_acc_very_high",
+            "unbiased_acc_very_low",
+            "detector_binary_inpool_acc",
+            "detector_binary_cross_acc",
+            "detector_4level_inpool_acc",
+            "detector_4level_cross_acc",
+            "detector_group_cross_acc",
+        ],
+    ),
 }
 
 
@@ -75,21 +89,25 @@ def test_smoke_run_writes_a_complete_run_directory(tmp_path, chapter):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip().splitlines()[-1] == str(out)
     assert "claims:" in proc.stdout
-    assert sorted(p.name for p in out.iterdir()) == ["executed.ipynb", "figures", "params.yaml",
-                                                    "results.json"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "executed.ipynb",
+        "figures",
+        "params.yaml",
+        "results.json",
+    ]
     record = load_results(out / "results.json")
     assert list(record) == list(KEYS)
     assert record["chapter"] == chapter and record["profile"] == "smoke"
     assert {k: record["params"][k] for k in expected} == expected
     assert yaml.safe_load((out / "params.yaml").read_text())["params"] == record["params"]
     assert set(metric_names) <= set(record["metrics"])
-    assert record["claims"] and all(set(c) == {"id", "paper", "statement", "measured", "expected",
-                                               "passed", "not_reproduced", "status"}
-                                    for c in record["claims"])
+    assert record["claims"] and all(
+        set(c) == {"id", "paper", "statement", "measured", "expected", "passed", "not_reproduced", "status"}
+        for c in record["claims"]
+    )
     assert record["provenance"]["torch"].startswith("2.13.0")
     assert record["provenance"]["threads"] == 2
     assert len(list((out / "figures").glob("*.png"))) >= 6
     executed = json.loads((out / "executed.ipynb").read_text())
-    injected = [c for c in executed["cells"]
-                if "injected-parameters" in c["metadata"].get("tags", [])]
+    injected = [c for c in executed["cells"] if "injected-parameters" in c["metadata"].get("tags", [])]
     assert injected and overrides[0].replace("=", " = ") in "".join(injected[0]["source"])

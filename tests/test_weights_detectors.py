@@ -3,10 +3,15 @@
 import numpy as np
 import pytest
 import torch
-
-from earlybias.weights.detectors import (DETECTORS, DeepSetsDetector, FlatDetector, StatsDetector,
-                                         make_detector)
 from test_weights_features import cnn_params, mlp_params, permute_mlp
+
+from earlybias.weights.detectors import (
+    DETECTORS,
+    DeepSetsDetector,
+    FlatDetector,
+    StatsDetector,
+    make_detector,
+)
 
 torch.set_num_threads(1)
 

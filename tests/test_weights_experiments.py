@@ -48,7 +48,9 @@ def test_binary_and_four_levels_and_gap(detector):
     binary = ex.binary_detection(detector=detector, **TINY)
     check_result(binary, 2, {"detector_binary_inpool_acc", "detector_binary_cross_acc"})
     four = ex.four_levels(detector=detector, **TINY)
-    check_result(four, 3, {"detector_4level_inpool_acc", "detector_4level_cross_acc", "adjacent_error_mass_cross"})
+    check_result(
+        four, 3, {"detector_4level_inpool_acc", "detector_4level_cross_acc", "adjacent_error_mass_cross"}
+    )
     confusion = four.data["confusion_cross"].to_numpy()
     assert confusion.shape == (4, 4) and confusion.sum() == TINY["n_test_models"]
     accuracy = np.trace(confusion) / confusion.sum()
@@ -56,7 +58,8 @@ def test_binary_and_four_levels_and_gap(detector):
     gap = ex.pool_gap(binary, four)
     check_result(gap, 1, {"pool_gap_binary", "pool_gap_4level"})
     assert gap.metrics["pool_gap_4level"] == pytest.approx(
-        four.metrics["detector_4level_inpool_acc"] - four.metrics["detector_4level_cross_acc"])
+        four.metrics["detector_4level_inpool_acc"] - four.metrics["detector_4level_cross_acc"]
+    )
 
 
 def test_layer_ablation_and_zoo_size_curve():
@@ -90,8 +93,12 @@ def test_zoos_of_one_run_never_share_a_seed():
 
 
 def test_adjacent_mass_by_hand():
-    proba = np.array([[0.7, 0.2, 0.06, 0.04],   # true 0: adjacent 0.2 of wrong 0.3
-                      [0.1, 0.1, 0.5, 0.3]])    # true 2: adjacent 0.1 + 0.3 of wrong 0.5
+    proba = np.array(
+        [
+            [0.7, 0.2, 0.06, 0.04],  # true 0: adjacent 0.2 of wrong 0.3
+            [0.1, 0.1, 0.5, 0.3],
+        ]
+    )  # true 2: adjacent 0.1 + 0.3 of wrong 0.5
     assert ex._adjacent_mass(proba, np.array([0, 2])) == pytest.approx(0.6 / 0.8)
 
 

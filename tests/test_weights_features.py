@@ -21,24 +21,38 @@ def mlp_params(M=5, H=8, seed=0):
 
 def cnn_params(M=3, W=8, seed=0):
     g = torch.Generator().manual_seed(seed)
-    shapes = {"conv1.weight": (M, W // 2, 3, 3, 3), "conv1.bias": (M, W // 2),
-              "conv2.weight": (M, W, W // 2, 3, 3), "conv2.bias": (M, W),
-              "fc.weight": (M, 10, 4 * W), "fc.bias": (M, 10)}
+    shapes = {
+        "conv1.weight": (M, W // 2, 3, 3, 3),
+        "conv1.bias": (M, W // 2),
+        "conv2.weight": (M, W, W // 2, 3, 3),
+        "conv2.bias": (M, W),
+        "fc.weight": (M, 10, 4 * W),
+        "fc.bias": (M, 10),
+    }
     return {k: torch.randn(s, generator=g) for k, s in shapes.items()}
 
 
 def permute_mlp(p, perm):
     """The same networks with hidden units reordered: each unit keeps its in- and outgoing weights."""
-    return {"fc1.weight": p["fc1.weight"][:, perm], "fc1.bias": p["fc1.bias"][:, perm],
-            "fc2.weight": p["fc2.weight"][:, :, perm], "fc2.bias": p["fc2.bias"]}
+    return {
+        "fc1.weight": p["fc1.weight"][:, perm],
+        "fc1.bias": p["fc1.bias"][:, perm],
+        "fc2.weight": p["fc2.weight"][:, :, perm],
+        "fc2.bias": p["fc2.bias"],
+    }
 
 
 def permute_cnn(p, perm1, perm2):
     M, W = p["fc.weight"].shape[0], p["conv2.weight"].shape[1]
     fc = p["fc.weight"].reshape(M, 10, W, 4)[:, :, perm2].reshape(M, 10, 4 * W)
-    return {"conv1.weight": p["conv1.weight"][:, perm1], "conv1.bias": p["conv1.bias"][:, perm1],
-            "conv2.weight": p["conv2.weight"][:, perm2][:, :, perm1], "conv2.bias": p["conv2.bias"][:, perm2],
-            "fc.weight": fc, "fc.bias": p["fc.bias"]}
+    return {
+        "conv1.weight": p["conv1.weight"][:, perm1],
+        "conv1.bias": p["conv1.bias"][:, perm1],
+        "conv2.weight": p["conv2.weight"][:, perm2][:, :, perm1],
+        "conv2.bias": p["conv2.bias"][:, perm2],
+        "fc.weight": fc,
+        "fc.bias": p["fc.bias"],
+    }
 
 
 def test_permutations_leave_the_networks_unchanged():
@@ -60,7 +74,7 @@ def test_layer_stats_by_hand():
     row = ft.layer_stats(torch.tensor([[1.0, 2.0, 3.0, 4.0]]))[0].numpy()
     sd = math.sqrt(1.25)
     z = (np.array([1, 2, 3, 4]) - 2.5) / sd
-    expected = [2.5, sd, 0.0, (z ** 4).mean() - 3, 1.15, 1.75, 2.5, 3.25, 3.85, 2.5, math.sqrt(30)]
+    expected = [2.5, sd, 0.0, (z**4).mean() - 3, 1.15, 1.75, 2.5, 3.25, 3.85, 2.5, math.sqrt(30)]
     np.testing.assert_allclose(row, expected, atol=1e-9)
 
 
@@ -111,8 +125,12 @@ def test_weight_features_read_only_the_chosen_layers():
     p, q = mlp_params(seed=0), mlp_params(seed=1)
     first_changed = {**p, "fc1.weight": q["fc1.weight"], "fc1.bias": q["fc1.bias"]}
     last_changed = {**p, "fc2.weight": q["fc2.weight"], "fc2.bias": q["fc2.bias"]}
-    np.testing.assert_array_equal(ft.weight_features(p, "first")[0], ft.weight_features(last_changed, "first")[0])
-    np.testing.assert_array_equal(ft.weight_features(p, "last")[0], ft.weight_features(first_changed, "last")[0])
+    np.testing.assert_array_equal(
+        ft.weight_features(p, "first")[0], ft.weight_features(last_changed, "first")[0]
+    )
+    np.testing.assert_array_equal(
+        ft.weight_features(p, "last")[0], ft.weight_features(first_changed, "last")[0]
+    )
     assert not np.allclose(ft.weight_features(p, "all")[0], ft.weight_features(last_changed, "all")[0])
 
 
@@ -120,8 +138,9 @@ def test_unit_sets_follow_the_units():
     p, perm = mlp_params(), torch.randperm(8)
     (s,) = ft.unit_sets(p)
     assert s.shape == (5, 8, 192 + 1 + 10)
-    torch.testing.assert_close(s[2, 3], torch.cat([p["fc1.weight"][2, 3], p["fc1.bias"][2, 3:4],
-                                                   p["fc2.weight"][2, :, 3]]).double())
+    torch.testing.assert_close(
+        s[2, 3], torch.cat([p["fc1.weight"][2, 3], p["fc1.bias"][2, 3:4], p["fc2.weight"][2, :, 3]]).double()
+    )
     torch.testing.assert_close(ft.unit_sets(permute_mlp(p, perm))[0], s[:, perm])
     c, perm1, perm2 = cnn_params(), torch.randperm(4), torch.randperm(8)
     sets = ft.unit_sets(c)

@@ -7,8 +7,7 @@ import torch
 import earlybias.zoo.store as store
 from earlybias.data.colored import shifted_copies
 from earlybias.data.digits import digits_pools
-from earlybias.zoo import (BLOCK, ZooSpec, load_zoo, train_batched, train_loop, train_zoo,
-                           zoo_dir)
+from earlybias.zoo import BLOCK, ZooSpec, load_zoo, train_batched, train_loop, train_zoo, zoo_dir
 from earlybias.zoo.nets import forward, from_matrices, make_module, to_matrices
 from earlybias.zoo.train import _draws
 
@@ -70,8 +69,10 @@ def test_a_models_draws_depend_only_on_seed_and_index():
     init_l, data_l = _draws(large, range(3, 8))
     _assert_same(init_s, {k: v[2:3] for k, v in init_l.items()})
     shared = ("digits", "test_grey", "y_test")  # the pool's digits, the same for every model
-    _assert_same({k: v for k, v in data_s.items() if k not in shared},
-                 {k: v[2:3] for k, v in data_l.items() if k not in shared})
+    _assert_same(
+        {k: v for k, v in data_s.items() if k not in shared},
+        {k: v[2:3] for k, v in data_l.items() if k not in shared},
+    )
     other, _ = _draws(ZooSpec(n_models=8, seed=1, **TINY), range(5, 6))
     assert not torch.equal(other["fc1.weight"], init_s["fc1.weight"])
     # Different models differ in initialisation, training subset, colours and order.
@@ -183,18 +184,21 @@ def test_unbiased_accuracy_rises_with_sigma2_over_the_bias_levels():
     assert all(b > u for b, u in zip(biased, acc))
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(n_models=0), "n_models must be an integer >= 1"),
-    (dict(n_models=2, family="resnet"), "family must be one of"),
-    (dict(n_models=2, task="shape"), "task must be one of"),
-    (dict(n_models=2, bias=("huge",)), "bias must be one of"),
-    (dict(n_models=2, bias=()), "bias must name at least one level"),
-    (dict(n_models=2, pool="C"), "pool must be 'A' or 'B'"),
-    (dict(n_models=2, n_train=5000), "n_train must be <="),
-    (dict(n_models=2, minority_share=0.5), "minority_share must be in"),
-    (dict(n_models=2, lr=0), "lr must be a number > 0"),
-    (dict(n_models=2, shift=1), "shift must be True or False"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(n_models=0), "n_models must be an integer >= 1"),
+        (dict(n_models=2, family="resnet"), "family must be one of"),
+        (dict(n_models=2, task="shape"), "task must be one of"),
+        (dict(n_models=2, bias=("huge",)), "bias must be one of"),
+        (dict(n_models=2, bias=()), "bias must name at least one level"),
+        (dict(n_models=2, pool="C"), "pool must be 'A' or 'B'"),
+        (dict(n_models=2, n_train=5000), "n_train must be <="),
+        (dict(n_models=2, minority_share=0.5), "minority_share must be in"),
+        (dict(n_models=2, lr=0), "lr must be a number > 0"),
+        (dict(n_models=2, shift=1), "shift must be True or False"),
+    ],
+)
 def test_bad_spec_names_the_argument(kwargs, message):
     with pytest.raises(ValueError, match=message):
         ZooSpec(**kwargs)

@@ -28,8 +28,7 @@ BOOK_SOURCE = ROOT / "book"
 
 
 def _input_files(chapter: Chapter) -> list[Path]:
-    return [chapter.notebook, chapter.profiles_path,
-            *sorted((ROOT / "src" / "earlybias").rglob("*.py"))]
+    return [chapter.notebook, chapter.profiles_path, *sorted((ROOT / "src" / "earlybias").rglob("*.py"))]
 
 
 def inputs_hash(chapter: Chapter) -> str:
@@ -89,8 +88,11 @@ def _result(claim: Claim) -> str:
 
 def write_report_table() -> None:
     """Gather every chapter's runs and claims into ``book/chapters/claims.md`` (the report page)."""
-    runs = ["| chapter | claims passed | run time (s) | commit | python | torch | numpy | threads "
-            "| started (UTC) |", "|---|---|---|---|---|---|---|---|---|"]
+    runs = [
+        "| chapter | claims passed | run time (s) | commit | python | torch | numpy | threads "
+        "| started (UTC) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     sections = []
     for chapter in CHAPTERS.values():
         path = BOOK_CHAPTERS / chapter.id / RESULTS
@@ -102,16 +104,25 @@ def write_report_table() -> None:
         claims = [Claim.from_dict(c) for c in record["claims"]]
         p = record["provenance"]
         listed = sum(bool(c.not_reproduced) for c in claims)
-        runs.append(f"| {link} | {sum(c.passed for c in claims)} / {len(claims)}"
-                    f"{f' ({listed} listed as not reproduced)' if listed else ''} "
-                    f"| {record['runtime_s']:.1f} | `{p['git_commit'][:12]}` | {p['python']} "
-                    f"| {p['torch']} | {p['numpy']} | {p['threads']} | {p['started_at']} |")
+        runs.append(
+            f"| {link} | {sum(c.passed for c in claims)} / {len(claims)}"
+            f"{f' ({listed} listed as not reproduced)' if listed else ''} "
+            f"| {record['runtime_s']:.1f} | `{p['git_commit'][:12]}` | {p['python']} "
+            f"| {p['torch']} | {p['numpy']} | {p['threads']} | {p['started_at']} |"
+        )
         papers = sorted({c.paper for c in claims})
-        rows = [f"### {chapter.title}", "",
-                f"Chapter {link}, reproducing {{cite:t}}`{','.join(papers)}`.", "",
-                "| claim | statement | measured | expected | result |", "|---|---|---|---|---|"]
-        rows += [f"| {c.id} | {_cell(c.statement)} | {c.measured:.4g} | {_cell(c.expected)} "
-                 f"| {_result(c)} |" for c in claims]
+        rows = [
+            f"### {chapter.title}",
+            "",
+            f"Chapter {link}, reproducing {{cite:t}}`{','.join(papers)}`.",
+            "",
+            "| claim | statement | measured | expected | result |",
+            "|---|---|---|---|---|",
+        ]
+        rows += [
+            f"| {c.id} | {_cell(c.statement)} | {c.measured:.4g} | {_cell(c.expected)} | {_result(c)} |"
+            for c in claims
+        ]
         sections.append("\n".join(rows))
     text = "## Runs\n\n" + "\n".join(runs) + "\n\n## Claims\n\n" + "\n\n".join(sections) + "\n"
     BOOK_CHAPTERS.mkdir(parents=True, exist_ok=True)
@@ -125,8 +136,14 @@ def build_html(source: Path = BOOK_SOURCE, output: Path | None = None) -> Path:
     build, and every such problem is listed before it does. Returns the path of index.html.
     """
     # The console script beside this interpreter: jupyter_book has no ``python -m`` entry.
-    cmd = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(source),
-           "-W", "-n", "--keep-going"]
+    cmd = [
+        str(Path(sys.executable).with_name("jupyter-book")),
+        "build",
+        str(source),
+        "-W",
+        "-n",
+        "--keep-going",
+    ]
     if output is not None:
         cmd += ["--path-output", str(output)]
     build = (output or source) / "_build"

@@ -63,5 +63,7 @@ def check_fits(chapter_id: str, params: dict, estimate: Estimate, available: flo
     available = available_memory() if available is None else available
     if estimate.memory_bytes > available:
         names = ", ".join(f"{n}={params[n]}" for n in estimate.drivers)
-        raise ParamError(f"chapter '{chapter_id}' with {names} needs {estimate.describe()}, but this "
-                         f"machine has {_gib(available)} available; reduce {', '.join(estimate.drivers)}")
+        raise ParamError(
+            f"chapter '{chapter_id}' with {names} needs {estimate.describe()}, but this "
+            f"machine has {_gib(available)} available; reduce {', '.join(estimate.drivers)}"
+        )

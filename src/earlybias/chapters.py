@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from earlybias import igb, weights
 from earlybias.budget import Estimate
@@ -35,9 +36,11 @@ class Chapter:
 
 
 CHAPTERS: dict[str, Chapter] = {
-    c.id: c for c in (
-        Chapter(m.__name__.rsplit(".", 1)[-1], m.TITLE, m.PARAMS, m.check_params, m.estimate,
-                m.NOT_REPRODUCED)
+    c.id: c
+    for c in (
+        Chapter(
+            m.__name__.rsplit(".", 1)[-1], m.TITLE, m.PARAMS, m.check_params, m.estimate, m.NOT_REPRODUCED
+        )
         for m in (igb, weights)
     )
 }

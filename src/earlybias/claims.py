@@ -16,8 +16,18 @@ import math
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-__all__ = ["Claim", "Experiment", "STATUSES", "within", "below", "above", "at_least",
-           "mark_not_reproduced", "claims_frame", "show_claims"]
+__all__ = [
+    "Claim",
+    "Experiment",
+    "STATUSES",
+    "within",
+    "below",
+    "above",
+    "at_least",
+    "mark_not_reproduced",
+    "claims_frame",
+    "show_claims",
+]
 
 #: What a claim's row says: it passed; it failed; it failed as its chapter says it does here
 #: (``NOT_REPRODUCED``); or it is listed as not reproduced but passed, so the list is wrong.
@@ -55,9 +65,16 @@ class Claim:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Claim":
-        return cls(d["id"], d["paper"], d["statement"], float(d["measured"]), d["expected"],
-                   bool(d["passed"]), d.get("not_reproduced", ""))
+    def from_dict(cls, d: dict) -> Claim:
+        return cls(
+            d["id"],
+            d["paper"],
+            d["statement"],
+            float(d["measured"]),
+            d["expected"],
+            bool(d["passed"]),
+            d.get("not_reproduced", ""),
+        )
 
 
 def status(passed: bool, not_reproduced: str = "") -> str:
@@ -82,7 +99,7 @@ class Experiment:
     data: dict[str, Any] = field(default_factory=dict)
     claims: list[Claim] = field(default_factory=list)
 
-    def add(self, other: "Experiment", prefix: str) -> "Experiment":
+    def add(self, other: Experiment, prefix: str) -> Experiment:
         """Gather ``other``'s claims and its metrics as ``<prefix>_<name>`` into this one (a
         chapter's running total); returns ``other`` so a notebook cell can keep it for its figure.
         Every chapter prefixes its metrics this way, so the names read alike across chapters."""
@@ -101,8 +118,16 @@ def _finite(measured: float, name: str) -> float:
     return value
 
 
-def within(id: str, paper: str, statement: str, measured: float, target: float, *,
-           rel_tol: float | None = None, abs_tol: float | None = None) -> Claim:
+def within(
+    id: str,
+    paper: str,
+    statement: str,
+    measured: float,
+    target: float,
+    *,
+    rel_tol: float | None = None,
+    abs_tol: float | None = None,
+) -> Claim:
     """Claim that ``measured`` equals ``target`` within a relative or an absolute tolerance."""
     if (rel_tol is None) == (abs_tol is None):
         raise ValueError("within(): give exactly one of rel_tol= or abs_tol=")
@@ -138,13 +163,18 @@ def claims_frame(claims: list[Claim]):
     """The claims as a pandas DataFrame, one row per claim, in the column order of results.json."""
     import pandas as pd
 
-    return pd.DataFrame([c.to_dict() for c in claims],
-                        columns=["id", "statement", "measured", "expected", "status",
-                                 "not_reproduced", "paper"])
+    return pd.DataFrame(
+        [c.to_dict() for c in claims],
+        columns=["id", "statement", "measured", "expected", "status", "not_reproduced", "paper"],
+    )
 
 
-_SHADES = {"passed": "#d7f0d7", "FAILED": "#f6d5d5", "not reproduced": "#f3e6c4",
-           "unexpectedly passed": "#f6d5d5"}
+_SHADES = {
+    "passed": "#d7f0d7",
+    "FAILED": "#f6d5d5",
+    "not reproduced": "#f3e6c4",
+    "unexpectedly passed": "#f6d5d5",
+}
 
 
 def show_claims(claims: list[Claim], not_reproduced: dict[str, str] | None = None):

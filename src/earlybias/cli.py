@@ -19,8 +19,7 @@ def _list(_args) -> int:
         width = max(len(p.name) for p in chapter.params)
         for p in chapter.params:
             default = ",".join(f"{v:g}" for v in p.default) if p.type == "floats" else p.default
-            print(f"  {p.name:<{width}}  {p.type:<6} default {default!s:<10} "
-                  f"allowed: {p.allowed()}")
+            print(f"  {p.name:<{width}}  {p.type:<6} default {default!s:<10} allowed: {p.allowed()}")
             print(f"  {'':<{width}}  {p.help}")
         print()
     return 0
@@ -75,10 +74,17 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("list", help="print each chapter and its parameters").set_defaults(func=_list)
     run = sub.add_parser("run", help="execute a chapter into a run directory")
     run.add_argument("chapter", help="chapter id (see `earlybias list`)")
-    run.add_argument("--profile", default="default",
-                     help=f"named parameter set: {', '.join(PROFILES)} (default: default)")
-    run.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
-                     help="override one parameter; repeatable")
+    run.add_argument(
+        "--profile", default="default", help=f"named parameter set: {', '.join(PROFILES)} (default: default)"
+    )
+    run.add_argument(
+        "-p",
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override one parameter; repeatable",
+    )
     run.add_argument("--out", help="run directory (default: runs/<chapter>/<profile>-<hash>/)")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     run.set_defaults(func=_run)

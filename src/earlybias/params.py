@@ -57,10 +57,16 @@ class Param:
             return "one of " + ", ".join(self.choices)
         if self.type == "bool":
             return "true or false"
-        kind = {"int": "an integer", "float": "a number", "str": "a string",
-                "floats": f"a comma-separated list of {self.length or 'any number of'} numbers"}[self.type]
-        low, high = (None if b is None else (f"{int(b)}" if self.type == "int" else f"{b:g}")
-                      for b in (self.low, self.high))
+        kind = {
+            "int": "an integer",
+            "float": "a number",
+            "str": "a string",
+            "floats": f"a comma-separated list of {self.length or 'any number of'} numbers",
+        }[self.type]
+        low, high = (
+            None if b is None else (f"{int(b)}" if self.type == "int" else f"{b:g}")
+            for b in (self.low, self.high)
+        )
         if low is not None and high is not None:
             return f"{kind} in [{low}, {high}]"
         if low is not None:
@@ -110,8 +116,11 @@ class Param:
                 raise self._fail(value)
             numbers = []
         elif self.type == "floats":
-            if not isinstance(value, (list, tuple)) or not value or any(
-                    isinstance(v, bool) or not isinstance(v, (int, float)) for v in value):
+            if (
+                not isinstance(value, (list, tuple))
+                or not value
+                or any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in value)
+            ):
                 raise self._fail(value)
             if self.length is not None and len(value) != self.length:
                 raise self._fail(value)
@@ -165,8 +174,9 @@ def load_profiles(path: Path, schema: tuple[Param, ...]) -> dict[str, dict[str, 
     return checked
 
 
-def resolve(schema: tuple[Param, ...], profile_values: dict[str, Any],
-            overrides: dict[str, Any]) -> dict[str, Any]:
+def resolve(
+    schema: tuple[Param, ...], profile_values: dict[str, Any], overrides: dict[str, Any]
+) -> dict[str, Any]:
     """Schema defaults, then the profile's values, then the overrides, in schema order."""
     merged = {p.name: p.default for p in schema}
     merged.update(profile_values)

@@ -12,18 +12,27 @@ def use_style() -> None:
     import seaborn as sns
 
     sns.set_theme(context="notebook", style="whitegrid", palette=PALETTE)
-    matplotlib.rcParams.update({
-        "figure.figsize": (7.0, 4.2),
-        "figure.dpi": 110,
-        "axes.titlesize": 12,
-        "axes.labelsize": 11,
-        "legend.fontsize": 9,
-        "savefig.bbox": "tight",
-    })
+    matplotlib.rcParams.update(
+        {
+            "figure.figsize": (7.0, 4.2),
+            "figure.dpi": 110,
+            "axes.titlesize": 12,
+            "axes.labelsize": 11,
+            "legend.fontsize": 9,
+            "savefig.bbox": "tight",
+        }
+    )
 
 
-def theory_vs_measured(ax, frame, x: str, hue: str, measured: str = "gamma_measured",
-                       theory: str = "gamma_theory", ylabel: str = r"$\gamma$"):
+def theory_vs_measured(
+    ax,
+    frame,
+    x: str,
+    hue: str,
+    measured: str = "gamma_measured",
+    theory: str = "gamma_theory",
+    ylabel: str = r"$\gamma$",
+):
     """Theory as lines, simulation as points, one colour per ``hue`` value."""
     import seaborn as sns
 
@@ -31,6 +40,9 @@ def theory_vs_measured(ax, frame, x: str, hue: str, measured: str = "gamma_measu
     sns.scatterplot(data=frame, x=x, y=measured, hue=hue, ax=ax, s=45, zorder=3)
     ax.set_ylabel(ylabel)
     # Outside the axes, so that no point hides behind it.
-    ax.legend(title=f"{hue.replace('_', ' ')}\npoints: simulation\nlines: theory",
-              loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    ax.legend(
+        title=f"{hue.replace('_', ' ')}\npoints: simulation\nlines: theory",
+        loc="upper left",
+        bbox_to_anchor=(1.02, 1.0),
+    )
     return ax

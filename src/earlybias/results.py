@@ -11,7 +11,7 @@ import os
 import platform
 import subprocess
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -35,9 +35,12 @@ def atomic_write(path: Path, text: str) -> None:
 
 def git_commit(root: Path) -> str:
     """The checkout's commit, with ``-dirty`` when tracked files differ from it."""
+
     def git(*args: str) -> str:
-        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True,
-                              check=True).stdout.strip()
+        return subprocess.run(
+            ["git", "-C", str(root), *args], capture_output=True, text=True, check=True
+        ).stdout.strip()
+
     try:
         commit = git("rev-parse", "HEAD")
         return commit + ("-dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
@@ -52,14 +55,30 @@ def provenance(root: Path, threads: int, started_at: datetime) -> dict[str, Any]
         "torch": metadata.version("torch"),
         "numpy": metadata.version("numpy"),
         "threads": threads,
-        "started_at": started_at.astimezone(timezone.utc).isoformat(timespec="seconds"),
+        "started_at": started_at.astimezone(UTC).isoformat(timespec="seconds"),
     }
 
 
-def write_results(path: Path, *, chapter: str, profile: str, params: dict, metrics: dict,
-                  claims: list[dict], runtime_s: float, provenance: dict) -> dict:
-    record = {"chapter": chapter, "profile": profile, "params": params, "metrics": metrics,
-              "claims": claims, "runtime_s": round(runtime_s, 2), "provenance": provenance}
+def write_results(
+    path: Path,
+    *,
+    chapter: str,
+    profile: str,
+    params: dict,
+    metrics: dict,
+    claims: list[dict],
+    runtime_s: float,
+    provenance: dict,
+) -> dict:
+    record = {
+        "chapter": chapter,
+        "profile": profile,
+        "params": params,
+        "metrics": metrics,
+        "claims": claims,
+        "runtime_s": round(runtime_s, 2),
+        "provenance": provenance,
+    }
     atomic_write(path, json.dumps(record, indent=2) + "\n")
     return record
 

@@ -14,7 +14,7 @@ import os
 import shutil
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -61,8 +61,14 @@ def _inside(path: Path, parent: Path) -> bool:
     return path == parent or parent in path.parents
 
 
-def plan_run(chapter_id: str, profile: str = "default", overrides: list[str] | None = None,
-             out: str | Path | None = None, *, for_book: bool = False) -> RunPlan:
+def plan_run(
+    chapter_id: str,
+    profile: str = "default",
+    overrides: list[str] | None = None,
+    out: str | Path | None = None,
+    *,
+    for_book: bool = False,
+) -> RunPlan:
     """Validate everything about a run; raise :class:`ParamError` (exit 2) on bad input."""
     chapter = get_chapter(chapter_id)
     if profile not in PROFILES:
@@ -77,13 +83,16 @@ def plan_run(chapter_id: str, profile: str = "default", overrides: list[str] | N
     else:
         out_dir = Path(out).expanduser().resolve()
         if not for_book and _inside(out_dir, BOOK_CHAPTERS.resolve()):
-            raise ParamError(f"--out {out}: the book's chapters are written by `earlybias book` "
-                             "alone; choose a directory outside book/chapters")
+            raise ParamError(
+                f"--out {out}: the book's chapters are written by `earlybias book` "
+                "alone; choose a directory outside book/chapters"
+            )
         if out_dir.exists() and not out_dir.is_dir():
             raise ParamError(f"--out {out}: exists and is not a directory; choose a new directory")
         if not for_book and out_dir.exists() and any(out_dir.iterdir()):
-            raise ParamError(f"--out {out}: directory exists and is not empty; "
-                             "choose a new directory or remove it")
+            raise ParamError(
+                f"--out {out}: directory exists and is not empty; choose a new directory or remove it"
+            )
     return RunPlan(chapter, profile, params, out_dir, estimate)
 
 
@@ -111,27 +120,34 @@ def execute(plan: RunPlan, *, progress: bool = True, threads: int | None = None)
     staging = out.with_name(f".{out.name}.partial-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
-    (staging / "params.yaml").write_text(yaml.safe_dump(
-        {"chapter": plan.chapter.id, "profile": plan.profile, "params": plan.params},
-        sort_keys=False))
+    (staging / "params.yaml").write_text(
+        yaml.safe_dump(
+            {"chapter": plan.chapter.id, "profile": plan.profile, "params": plan.params}, sort_keys=False
+        )
+    )
 
     threads = threads or thread_count()
     env = {RUN_DIR_ENV: str(staging), THREADS_ENV: str(threads)}
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
-    started_at = datetime.now(timezone.utc)
+    started_at = datetime.now(UTC)
     t0 = time.perf_counter()
     try:
         papermill.execute_notebook(
-            str(plan.chapter.notebook), str(staging / "executed.ipynb"),
-            parameters=plan.params, kernel_name="python3", progress_bar=progress,
-            cwd=str(staging))
+            str(plan.chapter.notebook),
+            str(staging / "executed.ipynb"),
+            parameters=plan.params,
+            kernel_name="python3",
+            progress_bar=progress,
+            cwd=str(staging),
+        )
     except Exception as exc:  # papermill raises PapermillExecutionError for a failing cell
         failed = out.with_name(out.name + ".failed")
         shutil.rmtree(failed, ignore_errors=True)
         staging.rename(failed)
-        raise ExecutionFailed(_failure(exc, plan.chapter.id, plan.chapter.notebook)
-                              + f"; the executed notebook is in {failed}") from exc
+        raise ExecutionFailed(
+            _failure(exc, plan.chapter.id, plan.chapter.notebook) + f"; the executed notebook is in {failed}"
+        ) from exc
     finally:
         for k, v in saved.items():
             if v is None:
@@ -142,16 +158,23 @@ def execute(plan: RunPlan, *, progress: bool = True, threads: int | None = None)
 
     partial = staging / NOTEBOOK_RESULTS
     if not partial.exists():
-        raise ExecutionFailed(f"chapter '{plan.chapter.id}': the notebook ran but never called "
-                              "earlybias.session.record(), so it produced no results")
+        raise ExecutionFailed(
+            f"chapter '{plan.chapter.id}': the notebook ran but never called "
+            "earlybias.session.record(), so it produced no results"
+        )
     handed = json.loads(partial.read_text())
     partial.unlink()
-    claims = mark_not_reproduced([Claim.from_dict(c) for c in handed["claims"]],
-                                 plan.chapter.not_reproduced)
+    claims = mark_not_reproduced([Claim.from_dict(c) for c in handed["claims"]], plan.chapter.not_reproduced)
     record = write_results(
-        staging / RESULTS, chapter=plan.chapter.id, profile=plan.profile, params=plan.params,
-        metrics=handed["metrics"], claims=[c.to_dict() for c in claims], runtime_s=runtime,
-        provenance=provenance(ROOT, handed["threads"], started_at))
+        staging / RESULTS,
+        chapter=plan.chapter.id,
+        profile=plan.profile,
+        params=plan.params,
+        metrics=handed["metrics"],
+        claims=[c.to_dict() for c in claims],
+        runtime_s=runtime,
+        provenance=provenance(ROOT, handed["threads"], started_at),
+    )
 
     # Swap the finished directory into place; an older run with the same name goes only now.
     if out.exists():
@@ -170,11 +193,14 @@ def claims_summary(record: dict) -> str:
     reproduced, and every one that did not pass with its numbers."""
     claims = [Claim.from_dict(c) for c in record["claims"]]
     count = {s: sum(c.status == s for c in claims) for s in ("passed", "FAILED", "not reproduced")}
-    lines = [f"claims: {count['passed']} passed, {count['FAILED']} failed, "
-             f"{count['not reproduced']} not reproduced (runtime {record['runtime_s']:.1f} s)"]
+    lines = [
+        f"claims: {count['passed']} passed, {count['FAILED']} failed, "
+        f"{count['not reproduced']} not reproduced (runtime {record['runtime_s']:.1f} s)"
+    ]
     for c in claims:
         if c.status != "passed":
             why = f" ({c.not_reproduced})" if c.not_reproduced else ""
-            lines.append(f"  {c.status} {c.id}: measured {c.measured:.4g}, expected {c.expected}"
-                         f" -- {c.statement}{why}")
+            lines.append(
+                f"  {c.status} {c.id}: measured {c.measured:.4g}, expected {c.expected} -- {c.statement}{why}"
+            )
     return "\n".join(lines)

@@ -12,8 +12,7 @@ from collections.abc import Iterable
 from numbers import Integral, Real
 from typing import Any
 
-__all__ = ["SEED_MAX", "check_int", "check_real", "check_choice", "check_reals", "check_seed",
-           "check_labels"]
+__all__ = ["SEED_MAX", "check_int", "check_real", "check_choice", "check_reals", "check_seed", "check_labels"]
 
 #: Seeds are 31-bit so that numpy, torch and Python's ``random`` all accept them.
 SEED_MAX = 2**31 - 1
@@ -30,15 +29,20 @@ def _bounds(low, high, low_open: bool = False) -> str:
 
 def check_int(name: str, value, low: int | None = None, high: int | None = None) -> int:
     """``value`` as an int if it is an integer in ``[low, high]`` (bools are not integers here)."""
-    if (isinstance(value, bool) or not isinstance(value, Integral)
-            or (low is not None and value < low) or (high is not None and value > high)):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, Integral)
+        or (low is not None and value < low)
+        or (high is not None and value > high)
+    ):
         bounds = _bounds(low, high)
         raise ValueError(f"{name} must be an integer{' ' + bounds if bounds else ''}, got {value!r}")
     return int(value)
 
 
-def check_real(name: str, value, low: float | None = None, high: float | None = None, *,
-               low_open: bool = False) -> float:
+def check_real(
+    name: str, value, low: float | None = None, high: float | None = None, *, low_open: bool = False
+) -> float:
     """``value`` as a float if it is a finite number in ``[low, high]`` (``(low, high]`` with
     ``low_open``)."""
     ok = isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value)
@@ -48,8 +52,7 @@ def check_real(name: str, value, low: float | None = None, high: float | None = 
         ok = value <= high
     if not ok:
         bounds = _bounds(low, high, low_open)
-        raise ValueError(f"{name} must be a finite number{' ' + bounds if bounds else ''}, "
-                         f"got {value!r}")
+        raise ValueError(f"{name} must be a finite number{' ' + bounds if bounds else ''}, got {value!r}")
     return float(value)
 
 
@@ -61,22 +64,34 @@ def check_choice(name: str, value, choices: Iterable[Any]) -> Any:
     return value
 
 
-def check_reals(name: str, values, *, length: int | None = None, low: float | None = None,
-                low_open: bool = False, increasing: bool = False) -> tuple[float, ...]:
+def check_reals(
+    name: str,
+    values,
+    *,
+    length: int | None = None,
+    low: float | None = None,
+    low_open: bool = False,
+    increasing: bool = False,
+) -> tuple[float, ...]:
     """``values`` as a tuple of finite floats, each above ``low``, of ``length`` elements,
     strictly increasing when ``increasing``."""
     try:
         items = tuple(values)
     except TypeError:
         items = None
-    what = (f"{length if length is not None else 'a list of'} finite numbers"
-            + (f" {_bounds(low, None, low_open)}" if low is not None else "")
-            + (", strictly increasing" if increasing else ""))
-    if (items is None or not items or (length is not None and len(items) != length)
-            or any(isinstance(v, bool) or not isinstance(v, Real) or not math.isfinite(v)
-                   for v in items)
-            or (low is not None and any((v <= low) if low_open else (v < low) for v in items))
-            or (increasing and any(b <= a for a, b in zip(items, items[1:])))):
+    what = (
+        f"{length if length is not None else 'a list of'} finite numbers"
+        + (f" {_bounds(low, None, low_open)}" if low is not None else "")
+        + (", strictly increasing" if increasing else "")
+    )
+    if (
+        items is None
+        or not items
+        or (length is not None and len(items) != length)
+        or any(isinstance(v, bool) or not isinstance(v, Real) or not math.isfinite(v) for v in items)
+        or (low is not None and any((v <= low) if low_open else (v < low) for v in items))
+        or (increasing and any(b <= a for a, b in zip(items, items[1:])))
+    ):
         raise ValueError(f"{name} must be {what}, got {values!r}")
     return tuple(float(v) for v in items)
 
@@ -86,8 +101,9 @@ def check_seed(value, name: str = "seed") -> int:
     return check_int(name, value, 0, SEED_MAX)
 
 
-def check_labels(name: str, y, n: int | None = None, *, n_classes: int | None = None,
-                 at_least_two: bool = False):
+def check_labels(
+    name: str, y, n: int | None = None, *, n_classes: int | None = None, at_least_two: bool = False
+):
     """Integer class labels of shape ``(n,)`` (``n`` unchecked when None), each in
     ``[0, n_classes)`` when ``n_classes`` is given; ``at_least_two`` asks for two distinct labels
     (something to learn from). Returns a numpy array."""
@@ -95,8 +111,10 @@ def check_labels(name: str, y, n: int | None = None, *, n_classes: int | None = 
 
     y = np.asarray(y)
     if y.ndim != 1 or (n is not None and y.shape[0] != n) or not np.issubdtype(y.dtype, np.integer):
-        raise ValueError(f"{name} must hold one integer label per sample"
-                         f"{f' ({n})' if n is not None else ''}, got shape {y.shape}, dtype {y.dtype}")
+        raise ValueError(
+            f"{name} must hold one integer label per sample"
+            f"{f' ({n})' if n is not None else ''}, got shape {y.shape}, dtype {y.dtype}"
+        )
     if n_classes is not None and y.size and (y.min() < 0 or y.max() >= n_classes):
         raise ValueError(f"{name} must hold labels in [0, {n_classes}), got {y.min()}..{y.max()}")
     if at_least_two and len(np.unique(y)) < 2:

@@ -19,25 +19,37 @@ from numbers import Integral, Real
 import numpy as np
 
 __all__ = [
-    "CLASS_COLORS", "GROUP_COLORS", "BIAS_LEVELS", "resolve_sigma2", "shifted_copies",
-    "draw_shifts", "shift_digits", "paint", "draw_colors", "color_digits", "group_shares",
-    "draw_groups", "group_digits",
+    "CLASS_COLORS",
+    "GROUP_COLORS",
+    "BIAS_LEVELS",
+    "resolve_sigma2",
+    "shifted_copies",
+    "draw_shifts",
+    "shift_digits",
+    "paint",
+    "draw_colors",
+    "color_digits",
+    "group_shares",
+    "draw_groups",
+    "group_digits",
 ]
 
 # Mean colour of each class (RGB in [0, 1]): bright and spread over the cube, so that no class
 # is drawn nearly black (its shape would vanish) and the classes are separable by colour alone.
-CLASS_COLORS = np.array([
-    [0.90, 0.10, 0.10],  # 0 red
-    [0.10, 0.80, 0.10],  # 1 green
-    [0.15, 0.25, 0.95],  # 2 blue
-    [0.95, 0.90, 0.10],  # 3 yellow
-    [0.90, 0.10, 0.90],  # 4 magenta
-    [0.10, 0.90, 0.90],  # 5 cyan
-    [1.00, 0.55, 0.00],  # 6 orange
-    [0.55, 0.15, 0.80],  # 7 purple
-    [0.00, 0.55, 0.50],  # 8 teal
-    [0.80, 0.80, 0.80],  # 9 light grey
-])
+CLASS_COLORS = np.array(
+    [
+        [0.90, 0.10, 0.10],  # 0 red
+        [0.10, 0.80, 0.10],  # 1 green
+        [0.15, 0.25, 0.95],  # 2 blue
+        [0.95, 0.90, 0.10],  # 3 yellow
+        [0.90, 0.10, 0.90],  # 4 magenta
+        [0.10, 0.90, 0.90],  # 5 cyan
+        [1.00, 0.55, 0.00],  # 6 orange
+        [0.55, 0.15, 0.80],  # 7 purple
+        [0.00, 0.55, 0.50],  # 8 teal
+        [0.80, 0.80, 0.80],  # 9 light grey
+    ]
+)
 
 # Background colour of each group in the group-bias variant (digits are drawn in white on top):
 # pure red, green and blue, so a group decides which channel the background saturates and which
@@ -55,8 +67,7 @@ def resolve_sigma2(bias: str | float) -> float:
     """The jitter variance of ``bias``: a name in ``BIAS_LEVELS`` or a variance > 0."""
     if isinstance(bias, str):
         if bias not in BIAS_LEVELS:
-            raise ValueError(f"bias must be one of {sorted(BIAS_LEVELS)} or a variance > 0, "
-                             f"got {bias!r}")
+            raise ValueError(f"bias must be one of {sorted(BIAS_LEVELS)} or a variance > 0, got {bias!r}")
         return BIAS_LEVELS[bias]
     if isinstance(bias, bool) or not isinstance(bias, Real) or not bias > 0:
         raise ValueError(f"bias must be one of {sorted(BIAS_LEVELS)} or a variance > 0, got {bias!r}")
@@ -72,10 +83,16 @@ def _check_digits(X) -> np.ndarray:
 
 def _check_labels(y, n: int | None = None) -> np.ndarray:
     y = np.asarray(y)
-    if y.ndim != 1 or (n is not None and len(y) != n) or not np.issubdtype(y.dtype, np.integer) or (
-            y.size and (y.min() < 0 or y.max() > 9)):
-        raise ValueError(f"y must be {'' if n is None else f'{n} '}integer labels in 0..9, "
-                         f"got shape {y.shape}, dtype {y.dtype}")
+    if (
+        y.ndim != 1
+        or (n is not None and len(y) != n)
+        or not np.issubdtype(y.dtype, np.integer)
+        or (y.size and (y.min() < 0 or y.max() > 9))
+    ):
+        raise ValueError(
+            f"y must be {'' if n is None else f'{n} '}integer labels in 0..9, "
+            f"got shape {y.shape}, dtype {y.dtype}"
+        )
     return y
 
 
@@ -95,8 +112,13 @@ def shifted_copies(X) -> np.ndarray:
     """
     X = _check_digits(X)
     padded = np.pad(X.reshape(-1, 8, 8), ((0, 0), (1, 1), (1, 1)))
-    return np.stack([padded[:, 1 - dy:9 - dy, 1 - dx:9 - dx].reshape(-1, 64)
-                     for dy in (-1, 0, 1) for dx in (-1, 0, 1)])
+    return np.stack(
+        [
+            padded[:, 1 - dy : 9 - dy, 1 - dx : 9 - dx].reshape(-1, 64)
+            for dy in (-1, 0, 1)
+            for dx in (-1, 0, 1)
+        ]
+    )
 
 
 def draw_shifts(n: int, seed: int | np.random.Generator = 0) -> np.ndarray:
@@ -123,15 +145,18 @@ def paint(X, scale, offset=None):
     leading dimensions: X (..., 64), scale and offset (..., 3) -> images (..., 3, 64).
     """
     if X.shape[-1] != 64 or scale.shape[-1] != 3 or (offset is not None and offset.shape[-1] != 3):
-        raise ValueError(f"X must end in 64 pixels and scale, offset in 3 channels, got shapes "
-                         f"{tuple(X.shape)}, {tuple(scale.shape)}, "
-                         f"{None if offset is None else tuple(offset.shape)}")
+        raise ValueError(
+            f"X must end in 64 pixels and scale, offset in 3 channels, got shapes "
+            f"{tuple(X.shape)}, {tuple(scale.shape)}, "
+            f"{None if offset is None else tuple(offset.shape)}"
+        )
     images = scale[..., :, None] * X[..., None, :]
     return images if offset is None else images + offset[..., :, None]
 
 
-def draw_colors(y, sigma2: str | float, biased: bool = True,
-                seed: int | np.random.Generator = 0) -> np.ndarray:
+def draw_colors(
+    y, sigma2: str | float, biased: bool = True, seed: int | np.random.Generator = 0
+) -> np.ndarray:
     """Digit colours of Colored MNIST (IFBiD, Sec. 4.1), shape (n, 3).
 
     ``biased=True``: the colour of an image of class ``y`` is ``CLASS_COLORS[y] + e`` with
@@ -146,8 +171,14 @@ def draw_colors(y, sigma2: str | float, biased: bool = True,
     return CLASS_COLORS[source] + np.sqrt(sigma2) * rng.standard_normal((len(y), 3))
 
 
-def color_digits(X, y, sigma2: str | float, biased: bool = True,
-                 seed: int | np.random.Generator = 0, return_colors: bool = False):
+def color_digits(
+    X,
+    y,
+    sigma2: str | float,
+    biased: bool = True,
+    seed: int | np.random.Generator = 0,
+    return_colors: bool = False,
+):
     """Coloured digits: each digit drawn in its colour from ``draw_colors``, on black.
 
     Returns float32 images of shape (n, 3, 8, 8), and the (n, 3) colours if ``return_colors``.
@@ -164,10 +195,12 @@ def group_shares(minority_group: int, minority_share: float) -> np.ndarray:
     ``minority_share = 1/3`` is the balanced (unbiased) case.
     """
     n_groups = len(GROUP_COLORS)
-    if isinstance(minority_group, bool) or not isinstance(minority_group, Integral) or not (
-            0 <= minority_group < n_groups):
-        raise ValueError(f"minority_group must be an integer in 0..{n_groups - 1}, "
-                         f"got {minority_group!r}")
+    if (
+        isinstance(minority_group, bool)
+        or not isinstance(minority_group, Integral)
+        or not (0 <= minority_group < n_groups)
+    ):
+        raise ValueError(f"minority_group must be an integer in 0..{n_groups - 1}, got {minority_group!r}")
     if not isinstance(minority_share, Real) or not 0.0 < minority_share <= 1.0 / n_groups:
         raise ValueError(f"minority_share must be in (0, 1/{n_groups}], got {minority_share!r}")
     shares = np.full(n_groups, (1.0 - minority_share) / (n_groups - 1))
@@ -179,8 +212,7 @@ def draw_groups(n: int, shares, seed: int | np.random.Generator = 0) -> np.ndarr
     """The group (0, 1 or 2) of each of ``n`` images, drawn independently with ``shares``."""
     shares = np.asarray(shares, dtype=np.float64)
     if shares.shape != (len(GROUP_COLORS),) or np.any(shares < 0) or not np.isclose(shares.sum(), 1):
-        raise ValueError(f"shares must be {len(GROUP_COLORS)} probabilities summing to 1, "
-                         f"got {shares!r}")
+        raise ValueError(f"shares must be {len(GROUP_COLORS)} probabilities summing to 1, got {shares!r}")
     return _rng(seed).choice(len(GROUP_COLORS), size=n, p=shares)
 
 

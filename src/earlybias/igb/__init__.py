@@ -20,19 +20,41 @@ PARAMS = (
     Param("activation", "str", "relu", "nonlinearity of every hidden layer", choices=ACTIVATIONS),
     Param("depth", "int", 1, "number of hidden layers", low=1, high=32),
     Param("width", "int", 512, "units per hidden layer (after pooling)", low=1, high=8192),
-    Param("pool_k", "int", 1, "max-pool groups of this many units after the first hidden layer (1: none)",
-          low=1, high=64),
-    Param("input_shift", "float", 0.0, "per-feature mean s of the Gaussian inputs (0: centred data)",
-          low=-100.0, high=100.0),
+    Param(
+        "pool_k",
+        "int",
+        1,
+        "max-pool groups of this many units after the first hidden layer (1: none)",
+        low=1,
+        high=64,
+    ),
+    Param(
+        "input_shift",
+        "float",
+        0.0,
+        "per-feature mean s of the Gaussian inputs (0: centred data)",
+        low=-100.0,
+        high=100.0,
+    ),
     Param("n_points", "int", 1000, "data points each network classifies", low=2, high=200_000),
     Param("n_inits", "int", 2000, "independent initialisations simulated at once", low=2, high=200_000),
     Param("n_classes", "int", 2, "output classes", low=2, high=1000),
-    Param("data", "str", "gaussian", "isotropic Gaussian inputs, or scikit-learn's bundled 8x8 digits",
-          choices=("gaussian", "digits")),
+    Param(
+        "data",
+        "str",
+        "gaussian",
+        "isotropic Gaussian inputs, or scikit-learn's bundled 8x8 digits",
+        choices=("gaussian", "digits"),
+    ),
     Param("standardize", "bool", False, "standardise every input feature to zero mean, unit variance"),
-    Param("claims_scale", "float", 1.0,
-          "multiplies the initialisations of the claim experiments (smaller: faster, noisier)",
-          low=0.01, high=100.0),
+    Param(
+        "claims_scale",
+        "float",
+        1.0,
+        "multiplies the initialisations of the claim experiments (smaller: faster, noisier)",
+        low=0.01,
+        high=100.0,
+    ),
     Param("seed", "int", 0, "random seed of data and initialisations", low=0, high=2**31 - 1),
 )
 
@@ -40,18 +62,23 @@ PARAMS = (
 def check_params(params: dict) -> None:
     """Cross-parameter rules that a single parameter's range cannot express."""
     if params["data"] == "digits" and params["n_points"] > N_DIGITS:
-        raise ParamError(f"parameter 'n_points': got {params['n_points']}, allowed with data=digits: "
-                         f"an integer in [2, {N_DIGITS}] (the bundled set has {N_DIGITS} images)")
+        raise ParamError(
+            f"parameter 'n_points': got {params['n_points']}, allowed with data=digits: "
+            f"an integer in [2, {N_DIGITS}] (the bundled set has {N_DIGITS} images)"
+        )
     if params["pool_k"] > 1:
         centred = params["data"] == "gaussian" and (params["input_shift"] == 0 or params["standardize"])
         if not centred:
             raise ParamError(
                 f"parameter 'pool_k': got {params['pool_k']}, allowed with data={params['data']} and "
                 f"input_shift={params['input_shift']:g}: only 1 (the max-pooling theory covers centred "
-                "Gaussian inputs: data=gaussian with input_shift=0 or standardize=true)")
+                "Gaussian inputs: data=gaussian with input_shift=0 or standardize=true)"
+            )
         if params["activation"] == "gelu":
-            raise ParamError(f"parameter 'pool_k': got {params['pool_k']}, allowed with activation=gelu: "
-                             "only 1 (the max-pooling theory needs a monotone activation)")
+            raise ParamError(
+                f"parameter 'pool_k': got {params['pool_k']}, allowed with activation=gelu: "
+                "only 1 (the max-pooling theory needs a monotone activation)"
+            )
 
 
 # Cost model of a run, measured on the study's 2-core machine: the claim experiments take about
@@ -67,7 +94,11 @@ def estimate(params: dict) -> Estimate:
     flops = 2.0 * params["n_inits"] * params["n_points"] * per_point
     # float64 per initialisation and class: output means, variances, counts and fractions; the
     # theory's class fractions (at most 10,000 samples) likewise.
-    memory = (_BASE_BYTES + 8.0 * 2 * params["n_points"] * dim
-              + 8.0 * 4 * (params["n_inits"] + 10_000) * n_classes)
-    return Estimate(memory, _CLAIMS_S * params["claims_scale"] + flops / _FLOPS_PER_S,
-                    ("n_inits", "n_points", "n_classes", "width"))
+    memory = (
+        _BASE_BYTES + 8.0 * 2 * params["n_points"] * dim + 8.0 * 4 * (params["n_inits"] + 10_000) * n_classes
+    )
+    return Estimate(
+        memory,
+        _CLAIMS_S * params["claims_scale"] + flops / _FLOPS_PER_S,
+        ("n_inits", "n_points", "n_classes", "width"),
+    )

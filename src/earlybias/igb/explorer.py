@@ -12,25 +12,38 @@ from earlybias.igb import ACTIVATIONS, experiments
 INITIAL = {"activation": "relu", "depth": 1, "pool_k": 1, "input_shift": 0.0}
 
 
-def explore(activation: str = "relu", depth: int = 1, pool_k: int = 1, input_shift: float = 0.0,
-            seed: int = 0) -> None:
+def explore(
+    activation: str = "relu", depth: int = 1, pool_k: int = 1, input_shift: float = 0.0, seed: int = 0
+) -> None:
     """Simulate 400 small networks with these choices and plot f_0 against the theory."""
     import matplotlib.pyplot as plt
     import seaborn as sns
 
     if pool_k > 1 and (input_shift != 0 or activation == "gelu"):
-        print("The max-pooling theory covers monotone activations on centred inputs: set the "
-              "shift to 0 and pick an activation other than gelu to pool.")
+        print(
+            "The max-pooling theory covers monotone activations on centred inputs: set the "
+            "shift to 0 and pick an activation other than gelu to pool."
+        )
         return
-    exp = experiments.headline(activation, depth, width=128, pool_k=pool_k, input_shift=input_shift,
-                               n_points=300, n_inits=400, seed=seed)
+    exp = experiments.headline(
+        activation,
+        depth,
+        width=128,
+        pool_k=pool_k,
+        input_shift=input_shift,
+        n_points=300,
+        n_inits=400,
+        seed=seed,
+    )
     fig, ax = plt.subplots(figsize=(6, 3.4))
     sns.histplot(exp.data["samples"]["f0"], bins=30, stat="density", ax=ax, label="simulation")
     if "density" in exp.data:
         ax.plot(exp.data["density"]["f"], exp.data["density"]["pdf"], color="k", label="theory")
     m = exp.metrics
-    ax.set_title(f"{activation}, depth {depth}, pool {pool_k}, shift {input_shift:g}: gamma "
-                 f"{m['gamma_theory']:.2f} in theory, {m['gamma_measured']:.2f} measured")
+    ax.set_title(
+        f"{activation}, depth {depth}, pool {pool_k}, shift {input_shift:g}: gamma "
+        f"{m['gamma_theory']:.2f} in theory, {m['gamma_measured']:.2f} measured"
+    )
     ax.set_xlabel("fraction of the data put in class 0, $f_0$")
     ax.set_ylabel("density over initialisations")
     ax.legend()
@@ -42,11 +55,13 @@ def explorer(seed: int = 0):
     import ipywidgets as widgets
 
     controls = {
-        "activation": widgets.Dropdown(options=ACTIVATIONS, value=INITIAL["activation"],
-                                       description="activation"),
+        "activation": widgets.Dropdown(
+            options=ACTIVATIONS, value=INITIAL["activation"], description="activation"
+        ),
         "depth": widgets.IntSlider(value=INITIAL["depth"], min=1, max=6, description="depth"),
         "pool_k": widgets.IntSlider(value=INITIAL["pool_k"], min=1, max=8, description="pool k"),
-        "input_shift": widgets.FloatSlider(value=INITIAL["input_shift"], min=0.0, max=2.0,
-                                           step=0.25, description="shift s"),
+        "input_shift": widgets.FloatSlider(
+            value=INITIAL["input_shift"], min=0.0, max=2.0, step=0.25, description="shift s"
+        ),
     }
     return widgets.interactive(explore, **controls, seed=widgets.fixed(seed))

@@ -64,8 +64,10 @@ def gamma_measured(mean, var) -> float:
     """
     mean, var = np.asarray(mean, dtype=float), np.asarray(var, dtype=float)
     if mean.ndim != 2 or mean.shape != var.shape or mean.shape[0] < 2:
-        raise ValueError("mean and var must be arrays of the same shape (n_inits >= 2, n_nodes), "
-                         f"got {mean.shape} and {var.shape}")
+        raise ValueError(
+            "mean and var must be arrays of the same shape (n_inits >= 2, n_nodes), "
+            f"got {mean.shape} and {var.shape}"
+        )
     return float(mean.var(axis=0, ddof=1).mean() / var.mean())
 
 
@@ -136,8 +138,11 @@ def _block_weights(setup: _Setup, b: int) -> list[torch.Tensor]:
     """He-initialised weights of every network of block b, each (block, fan_out, fan_in)."""
     state = np.random.SeedSequence([setup.seed, b]).generate_state(1, dtype=np.uint64)[0]
     gen = torch.Generator().manual_seed(int(state))
-    return [torch.randn(setup.block, fan_out, fan_in, generator=gen, dtype=setup.X.dtype)
-            * math.sqrt(2.0 / fan_in) for fan_out, fan_in in setup.shapes]
+    return [
+        torch.randn(setup.block, fan_out, fan_in, generator=gen, dtype=setup.X.dtype)
+        * math.sqrt(2.0 / fan_in)
+        for fan_out, fan_in in setup.shapes
+    ]
 
 
 def _linear(a: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
@@ -202,9 +207,20 @@ def _collect(setup: _Setup, rows: list, record_layers: bool) -> Simulation:
 # --------------------------------------------------------------------------- engines
 
 
-def simulate(X, *, activation: str = "relu", depth: int = 1, width: int = 512, pool_k: int = 1,
-             n_classes: int = 2, n_inits: int = 1000, seed: int = 0, record_layers: bool = False,
-             dtype: torch.dtype = torch.float32, progress: bool = False) -> Simulation:
+def simulate(
+    X,
+    *,
+    activation: str = "relu",
+    depth: int = 1,
+    width: int = 512,
+    pool_k: int = 1,
+    n_classes: int = 2,
+    n_inits: int = 1000,
+    seed: int = 0,
+    record_layers: bool = False,
+    dtype: torch.dtype = torch.float32,
+    progress: bool = False,
+) -> Simulation:
     """Classify the data X (n_points, dim) with ``n_inits`` independently initialised untrained
     networks, batched over initialisations (Francazi et al. 2024, experimental set-up).
 
@@ -230,7 +246,7 @@ def simulate(X, *, activation: str = "relu", depth: int = 1, width: int = 512, p
             needed = min(setup.block, n_inits - b * setup.block)
             block_weights = _block_weights(setup, b)
             for first in range(0, needed, group):
-                weights = [w[first:min(first + group, needed)] for w in block_weights]
+                weights = [w[first : min(first + group, needed)] for w in block_weights]
                 rows.append(_run_group(setup, weights, chunk, record_layers))
     return _collect(setup, rows, record_layers)
 
@@ -240,7 +256,7 @@ def _run_group(setup: _Setup, weights: list[torch.Tensor], chunk: int, record_la
     out, layers = _Moments(), [_Moments() for _ in setup.activations]
     counts = torch.zeros(weights[0].shape[0], setup.n_classes, dtype=torch.float64)
     for start in range(0, setup.X.shape[0], chunk):
-        pre, h = _forward(setup, setup.X[start:start + chunk], weights)
+        pre, h = _forward(setup, setup.X[start : start + chunk], weights)
         out.add(h)
         counts += torch.nn.functional.one_hot(h.argmax(dim=-1), setup.n_classes).sum(dim=1)
         if record_layers:
@@ -250,9 +266,19 @@ def _run_group(setup: _Setup, weights: list[torch.Tensor], chunk: int, record_la
     return (*out.result(), counts.numpy(), [s[0] for s in stats], [s[1] for s in stats])
 
 
-def simulate_loop(X, *, activation: str = "relu", depth: int = 1, width: int = 512, pool_k: int = 1,
-                  n_classes: int = 2, n_inits: int = 1000, seed: int = 0, record_layers: bool = False,
-                  dtype: torch.dtype = torch.float32) -> Simulation:
+def simulate_loop(
+    X,
+    *,
+    activation: str = "relu",
+    depth: int = 1,
+    width: int = 512,
+    pool_k: int = 1,
+    n_classes: int = 2,
+    n_inits: int = 1000,
+    seed: int = 0,
+    record_layers: bool = False,
+    dtype: torch.dtype = torch.float32,
+) -> Simulation:
     """The naive reference for :func:`simulate`: the same networks (same seed stream), run one
     at a time on all data points. Same arguments and result; only for tests and benchmarks."""
     setup = _setup(X, activation, depth, width, pool_k, n_classes, n_inits, seed, dtype)
@@ -265,7 +291,13 @@ def simulate_loop(X, *, activation: str = "relu", depth: int = 1, width: int = 5
                 var, mean = torch.var_mean(h, dim=0, correction=0)
                 counts = torch.bincount(h.argmax(dim=-1), minlength=n_classes).double()
                 layer_stats = [torch.var_mean(p, dim=0, correction=0) for p in pre] if record_layers else []
-                rows.append((mean.double().numpy()[None], var.double().numpy()[None], counts.numpy()[None],
-                             [m.double().numpy()[None] for _, m in layer_stats],
-                             [v.double().numpy()[None] for v, _ in layer_stats]))
+                rows.append(
+                    (
+                        mean.double().numpy()[None],
+                        var.double().numpy()[None],
+                        counts.numpy()[None],
+                        [m.double().numpy()[None] for _, m in layer_stats],
+                        [v.double().numpy()[None] for v, _ in layer_stats],
+                    )
+                )
     return _collect(setup, rows, record_layers)

@@ -39,9 +39,22 @@ from scipy import special
 from earlybias.validation import check_int
 
 __all__ = [
-    "ACTIVATIONS", "GAMMA_RELU", "activation_fn", "f0_cdf", "f0_pdf", "f0_var", "expected_fmax",
-    "class_fractions", "input_correlation", "gamma_from_correlation", "relu_correlation_map",
-    "relu_gammas", "pooling_gamma", "pair_expectation", "layer_variances", "gammas",
+    "ACTIVATIONS",
+    "GAMMA_RELU",
+    "activation_fn",
+    "f0_cdf",
+    "f0_pdf",
+    "f0_var",
+    "expected_fmax",
+    "class_fractions",
+    "input_correlation",
+    "gamma_from_correlation",
+    "relu_correlation_map",
+    "relu_gammas",
+    "pooling_gamma",
+    "pair_expectation",
+    "layer_variances",
+    "gammas",
     "kernel_gamma",
 ]
 
@@ -159,7 +172,7 @@ def class_fractions(gamma: float, n_classes: int, n_samples: int = 10_000, seed:
     out = np.empty_like(a)
     chunk = max(1, 2**16 // n_classes)  # bounds the (samples, classes, grid) arrays
     for start in range(0, n_samples, chunk):
-        a_chunk = a[start:start + chunk]
+        a_chunk = a[start : start + chunk]
         # The trapezoid rule on a uniform grid is spectrally accurate for this smooth,
         # Gaussian-tailed integrand (step 0.25 is exact to 1e-15); the grid reaches 9 standard
         # deviations beyond the extreme means.
@@ -168,7 +181,7 @@ def class_fractions(gamma: float, n_classes: int, n_samples: int = 10_000, seed:
         log_cdf = special.log_ndtr(d)
         log_all = log_cdf.sum(axis=1, keepdims=True)  # log prod over every class
         log_pdf = -0.5 * d * d - 0.5 * math.log(2.0 * math.pi)
-        out[start:start + chunk] = np.exp(log_pdf - log_cdf + log_all).sum(axis=2) * _STEP_T
+        out[start : start + chunk] = np.exp(log_pdf - log_cdf + log_all).sum(axis=2) * _STEP_T
     return out
 
 
@@ -290,8 +303,10 @@ def _pair_expectation_angle(fn, q1, q2, a, n_angle, n_radius) -> np.ndarray:
 def _check_pooling(activation: str, pool_k: int) -> int:
     pool_k = check_int("pool_k", pool_k, 1)
     if pool_k > 1 and activation not in _MONOTONE:
-        raise ValueError(f"pool_k > 1 needs a monotone activation, one of {', '.join(_MONOTONE)}; "
-                         f"got activation={activation!r}")
+        raise ValueError(
+            f"pool_k > 1 needs a monotone activation, one of {', '.join(_MONOTONE)}; "
+            f"got activation={activation!r}"
+        )
     return pool_k
 
 
@@ -304,8 +319,10 @@ def pooling_gamma(k: int, activation: str = "relu") -> float:
     """
     k = check_int("k", k, 1)
     if activation not in ("relu", "linear"):
-        raise ValueError(f"activation must be relu or linear (scale-free), got {activation!r}; "
-                         "use gammas(..., pool_k=k) for the others")
+        raise ValueError(
+            f"activation must be relu or linear (scale-free), got {activation!r}; "
+            "use gammas(..., pool_k=k) for the others"
+        )
     m, s = _max_moments(activation, 1.0, k)
     return m * m / (s - m * m)
 
@@ -320,8 +337,10 @@ def _layer_map(activation: str, q: float, one_minus_c: float, pool_k: int) -> tu
     phi = activation_fn(activation, q)
     if pool_k > 1:
         if one_minus_c != 1.0:
-            raise ValueError("max-pooling theory needs centred inputs (input_shift = 0): the moment "
-                             "formula holds for uncorrelated pre-activations")
+            raise ValueError(
+                "max-pooling theory needs centred inputs (input_shift = 0): the moment "
+                "formula holds for uncorrelated pre-activations"
+            )
         m, s = _max_moments(activation, q, pool_k)
         total, between = 2.0 * s, 2.0 * m * m
         within = total - between
@@ -329,10 +348,12 @@ def _layer_map(activation: str, q: float, one_minus_c: float, pool_k: int) -> tu
         total = 2.0 * float(_expect_1d(lambda u: phi(u) ** 2, q))
         # 1 - c = 2 sin^2(a / 2) gives the angle a = arccos(c) without cancellation.
         a = 2.0 * math.asin(min(1.0, math.sqrt(0.5 * one_minus_c)))
-        between = 2.0 * float(_pair_expectation_angle(lambda u, v: phi(u) * phi(v), q, q, a,
-                                                      _N_ANGLE, _N_RADIUS))
-        within = float(_pair_expectation_angle(lambda u, v: (phi(u) - phi(v)) ** 2, q, q, a,
-                                               _N_ANGLE, _N_RADIUS))
+        between = 2.0 * float(
+            _pair_expectation_angle(lambda u, v: phi(u) * phi(v), q, q, a, _N_ANGLE, _N_RADIUS)
+        )
+        within = float(
+            _pair_expectation_angle(lambda u, v: (phi(u) - phi(v)) ** 2, q, q, a, _N_ANGLE, _N_RADIUS)
+        )
     return total, between / within, within / total
 
 
@@ -409,10 +430,20 @@ def kernel_gamma(X, activation: str, depth: int) -> float:
             off, diag = 2.0 * off, 2.0 * diag
         else:
             phi = activation_fn(activation, qs[layer])
-            off = np.concatenate([
-                2.0 * pair_expectation(lambda u, v: phi(u) * phi(v), q1[i:i + 4096], q2[i:i + 4096],
-                                       rho[i:i + 4096], _KERNEL_N_ANGLE, _KERNEL_N_RADIUS)
-                for i in range(0, off.size, 4096)])
+            off = np.concatenate(
+                [
+                    2.0
+                    * pair_expectation(
+                        lambda u, v: phi(u) * phi(v),
+                        q1[i : i + 4096],
+                        q2[i : i + 4096],
+                        rho[i : i + 4096],
+                        _KERNEL_N_ANGLE,
+                        _KERNEL_N_RADIUS,
+                    )
+                    for i in range(0, off.size, 4096)
+                ]
+            )
             diag = 2.0 * _expect_1d(lambda u: phi(u) ** 2, diag)
     mean_off = float(off.mean())
     return mean_off / (float(diag.mean()) - mean_off)

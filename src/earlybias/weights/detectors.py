@@ -23,8 +23,7 @@ from sklearn.preprocessing import StandardScaler
 from torch import nn
 
 from earlybias.validation import check_int
-from earlybias.weights.features import (LAYER_CHOICES, flat_weights, layer_names, unit_sets,
-                                        weight_features)
+from earlybias.weights.features import LAYER_CHOICES, flat_weights, layer_names, unit_sets, weight_features
 
 __all__ = ["DETECTORS", "StatsDetector", "FlatDetector", "DeepSetsDetector", "make_detector"]
 
@@ -41,8 +40,9 @@ def _check_positive(name: str, value, integer: bool = False):
 def _labels(y, n: int) -> np.ndarray:
     y = np.asarray(y)
     if y.shape != (n,) or not np.issubdtype(y.dtype, np.integer):
-        raise ValueError(f"y must hold one integer label per model ({n}), got shape {y.shape}, "
-                         f"dtype {y.dtype}")
+        raise ValueError(
+            f"y must hold one integer label per model ({n}), got shape {y.shape}, dtype {y.dtype}"
+        )
     if len(np.unique(y)) < 2:
         raise ValueError("y must hold at least two distinct labels to learn from")
     return y
@@ -58,10 +58,11 @@ class _Logistic:
     def _features(self, params: dict) -> np.ndarray:
         raise NotImplementedError
 
-    def fit(self, params: dict, y) -> "_Logistic":
+    def fit(self, params: dict, y) -> _Logistic:
         X = self._features(params)
-        self.model_ = make_pipeline(StandardScaler(), LogisticRegression(
-            C=self.C, max_iter=2000, random_state=self.seed)).fit(X, _labels(y, len(X)))
+        self.model_ = make_pipeline(
+            StandardScaler(), LogisticRegression(C=self.C, max_iter=2000, random_state=self.seed)
+        ).fit(X, _labels(y, len(X)))
         return self
 
     def predict_proba(self, params: dict) -> np.ndarray:
@@ -112,10 +113,13 @@ class _DeepSets(nn.Module):
 
     def __init__(self, in_dims: list[int], n_global: int, hidden: int, n_classes: int):
         super().__init__()
-        self.phi = nn.ModuleList(nn.Sequential(nn.Linear(d, hidden), nn.ReLU(),
-                                               nn.Linear(hidden, hidden), nn.ReLU()) for d in in_dims)
-        self.rho = nn.Sequential(nn.Linear(2 * hidden * len(in_dims) + n_global, hidden), nn.ReLU(),
-                                 nn.Linear(hidden, n_classes))
+        self.phi = nn.ModuleList(
+            nn.Sequential(nn.Linear(d, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU())
+            for d in in_dims
+        )
+        self.rho = nn.Sequential(
+            nn.Linear(2 * hidden * len(in_dims) + n_global, hidden), nn.ReLU(), nn.Linear(hidden, n_classes)
+        )
 
     def forward(self, sets: list[torch.Tensor], glob: torch.Tensor) -> torch.Tensor:
         pooled = []
@@ -135,8 +139,15 @@ class DeepSetsDetector:
     of ``batch_size`` models for ``epochs`` epochs. ``seed`` fixes initialisation and batch order.
     """
 
-    def __init__(self, hidden: int = 64, epochs: int = 60, batch_size: int = 64, lr: float = 3e-3,
-                 weight_decay: float = 1e-3, seed: int = 0):
+    def __init__(
+        self,
+        hidden: int = 64,
+        epochs: int = 60,
+        batch_size: int = 64,
+        lr: float = 3e-3,
+        weight_decay: float = 1e-3,
+        seed: int = 0,
+    ):
         self.hidden = _check_positive("hidden", hidden, integer=True)
         self.epochs = _check_positive("epochs", epochs, integer=True)
         self.batch_size = _check_positive("batch_size", batch_size, integer=True)
@@ -155,30 +166,30 @@ class DeepSetsDetector:
         sets = [((s - m) / sd).float() for s, (m, sd) in zip(sets, self.norm_[0])]
         return sets, ((glob - self.norm_[1][0]) / self.norm_[1][1]).float()
 
-    def fit(self, params: dict, y) -> "DeepSetsDetector":
+    def fit(self, params: dict, y) -> DeepSetsDetector:
         sets, glob = self._inputs(params)
         y = _labels(y, len(glob))
         self.classes_ = np.unique(y)
         target = torch.from_numpy(np.searchsorted(self.classes_, y))
         # Per input coordinate over models and units: a unit's weights keep their relative scale.
-        self.norm_ = ([(s.mean((0, 1)), s.std((0, 1)) + 1e-8) for s in sets],
-                      (glob.mean(0), glob.std(0) + 1e-8))
+        self.norm_ = (
+            [(s.mean((0, 1)), s.std((0, 1)) + 1e-8) for s in sets],
+            (glob.mean(0), glob.std(0) + 1e-8),
+        )
         sets, glob = self._standardise(sets, glob)
         gen = torch.Generator().manual_seed(self.seed)
         # Initialise under a forked global RNG: fitting must not move the caller's random state.
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
-            self.net_ = _DeepSets([s.shape[-1] for s in sets], glob.shape[1], self.hidden,
-                                  len(self.classes_))
+            self.net_ = _DeepSets([s.shape[-1] for s in sets], glob.shape[1], self.hidden, len(self.classes_))
         opt = torch.optim.AdamW(self.net_.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         n = len(target)
         self.net_.train()
         for _ in range(self.epochs):
             order = torch.randperm(n, generator=gen)
             for b in range(0, n, self.batch_size):
-                idx = order[b:b + self.batch_size]
-                loss = nn.functional.cross_entropy(
-                    self.net_([s[idx] for s in sets], glob[idx]), target[idx])
+                idx = order[b : b + self.batch_size]
+                loss = nn.functional.cross_entropy(self.net_([s[idx] for s in sets], glob[idx]), target[idx])
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()

@@ -43,16 +43,20 @@ def explore(zoo, detector, i: int = 0, n_filters: int = 8) -> None:
     import matplotlib.pyplot as plt
 
     row = zoo.frame().iloc[i]
-    one = {k: v[i:i + 1] for k, v in zoo.params.items()}
+    one = {k: v[i : i + 1] for k, v in zoo.params.items()}
     proba = detector.predict_proba(one)[0]
     guess = int(np.argmax(proba))
     fig, axes = plt.subplots(1, n_filters, figsize=(1.1 * n_filters, 1.9))
     plot_filters(zoo.params, i, axes)
     level = LEVEL_NAMES[int(zoo.meta["level"][i])]
-    fig.suptitle(f"model {i}: trained at bias level {level} (sigma2 {row['sigma2']:g}); "
-                 f"accuracy {row['acc_biased']:.2f} biased, {row['acc_unbiased']:.2f} unbiased\n"
-                 f"the detector reads level {LEVEL_NAMES[guess]} with probability "
-                 f"{proba[guess]:.2f}", fontsize=10, y=1.12)
+    fig.suptitle(
+        f"model {i}: trained at bias level {level} (sigma2 {row['sigma2']:g}); "
+        f"accuracy {row['acc_biased']:.2f} biased, {row['acc_unbiased']:.2f} unbiased\n"
+        f"the detector reads level {LEVEL_NAMES[guess]} with probability "
+        f"{proba[guess]:.2f}",
+        fontsize=10,
+        y=1.12,
+    )
     plt.show()
 
 
@@ -60,7 +64,10 @@ def explorer(zoo, detector):
     """A slider over the zoo's models, showing :func:`explore` for the chosen one."""
     import ipywidgets as widgets
 
-    return widgets.interactive(explore, zoo=widgets.fixed(zoo), detector=widgets.fixed(detector),
-                               i=widgets.IntSlider(value=0, min=0, max=len(zoo) - 1,
-                                                   description="model"),
-                               n_filters=widgets.fixed(8))
+    return widgets.interactive(
+        explore,
+        zoo=widgets.fixed(zoo),
+        detector=widgets.fixed(detector),
+        i=widgets.IntSlider(value=0, min=0, max=len(zoo) - 1, description="model"),
+        n_filters=widgets.fixed(8),
+    )

@@ -18,13 +18,29 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-__all__ = ["LAYER_CHOICES", "family_of", "layer_names", "flat_weights", "layer_stats",
-           "summary_over_units", "colour_features", "unit_sets", "weight_features"]
+__all__ = [
+    "LAYER_CHOICES",
+    "family_of",
+    "layer_names",
+    "flat_weights",
+    "layer_stats",
+    "summary_over_units",
+    "colour_features",
+    "unit_sets",
+    "weight_features",
+]
 
 LAYER_CHOICES = ("first", "last", "all")
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
-_LAYER_STATS = ("mean", "std", "skew", "kurtosis", *(f"q{int(q * 100):02d}" for q in QUANTILES),
-                "mean_abs", "l2")
+_LAYER_STATS = (
+    "mean",
+    "std",
+    "skew",
+    "kurtosis",
+    *(f"q{int(q * 100):02d}" for q in QUANTILES),
+    "mean_abs",
+    "l2",
+)
 _UNIT_STATS = ("mean", "std", "min", "median", "max")
 _EPS = 1e-12
 N_CHANNELS = 3
@@ -36,8 +52,10 @@ def family_of(params: dict) -> str:
         return "mlp"
     if all(f"{k}.weight" in params for k in ("conv1", "conv2", "fc")):
         return "cnn"
-    raise ValueError(f"params must hold the layers of an mlp (fc1, fc2) or a cnn (conv1, conv2, fc) "
-                     f"of earlybias.zoo, got {sorted(params)}")
+    raise ValueError(
+        f"params must hold the layers of an mlp (fc1, fc2) or a cnn (conv1, conv2, fc) "
+        f"of earlybias.zoo, got {sorted(params)}"
+    )
 
 
 def layer_names(params: dict) -> list[str]:
@@ -66,8 +84,18 @@ def layer_stats(w: torch.Tensor) -> torch.Tensor:
     std = x.std(1, correction=0, keepdim=True)
     z = (x - mean) / (std + _EPS)
     q = torch.quantile(x, torch.tensor(QUANTILES, dtype=x.dtype), dim=1).T
-    return torch.cat([mean, std, (z ** 3).mean(1, keepdim=True), (z ** 4).mean(1, keepdim=True) - 3,
-                      q, x.abs().mean(1, keepdim=True), x.norm(dim=1, keepdim=True)], dim=1)
+    return torch.cat(
+        [
+            mean,
+            std,
+            (z**3).mean(1, keepdim=True),
+            (z**4).mean(1, keepdim=True) - 3,
+            q,
+            x.abs().mean(1, keepdim=True),
+            x.norm(dim=1, keepdim=True),
+        ],
+        dim=1,
+    )
 
 
 def summary_over_units(u: torch.Tensor) -> torch.Tensor:
@@ -101,7 +129,7 @@ def colour_features(params: dict) -> tuple[torch.Tensor, list[str]]:
     the per-unit values summarised over units by ``summary_over_units``.
     """
     w = _first_by_channel(params)
-    energy = (w ** 2).sum(-1)  # (M, units, 3)
+    energy = (w**2).sum(-1)  # (M, units, 3)
     share = energy.sum(1) / (energy.sum((1, 2))[:, None] + _EPS)
     unit_share = energy / (energy.sum(-1, keepdim=True) + _EPS)
     sums = w.sum(-1)
@@ -115,8 +143,9 @@ def colour_features(params: dict) -> tuple[torch.Tensor, list[str]]:
 
 def _unit_summary(w: torch.Tensor, dim: int) -> torch.Tensor:
     """Order-free summary of each unit's weights along ``dim`` of (M, units, n): mean, std, rms, max |w|."""
-    return torch.stack([w.mean(dim), w.std(dim, correction=0), w.pow(2).mean(dim).sqrt(),
-                        w.abs().amax(dim)], dim=-1)
+    return torch.stack(
+        [w.mean(dim), w.std(dim, correction=0), w.pow(2).mean(dim).sqrt(), w.abs().amax(dim)], dim=-1
+    )
 
 
 def unit_sets(params: dict) -> list[torch.Tensor]:
@@ -139,8 +168,10 @@ def unit_sets(params: dict) -> list[torch.Tensor]:
     in2 = c2.reshape(M, n2, -1)
     # fc's inputs are conv2's channels in (channel, row, column) order, 2 x 2 positions each.
     read2 = fc.reshape(M, fc.shape[1], n2, -1).permute(0, 2, 1, 3).reshape(M, n2, -1)
-    return [torch.cat([c1.reshape(M, n1, -1), p["conv1.bias"][..., None], _unit_summary(out1, -1)], -1),
-            torch.cat([_unit_summary(in2, -1), p["conv2.bias"][..., None], read2], -1)]
+    return [
+        torch.cat([c1.reshape(M, n1, -1), p["conv1.bias"][..., None], _unit_summary(out1, -1)], -1),
+        torch.cat([_unit_summary(in2, -1), p["conv2.bias"][..., None], read2], -1),
+    ]
 
 
 def _check_layers(layers: str) -> None:

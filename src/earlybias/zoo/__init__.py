@@ -23,5 +23,19 @@ from earlybias.zoo.spec import FAMILIES, TASKS, ZooSpec
 from earlybias.zoo.store import Zoo, default_cache_dir, load_zoo, train_zoo, zoo_dir
 from earlybias.zoo.train import BLOCK, train_batched, train_loop
 
-__all__ = ["FAMILIES", "TASKS", "BLOCK", "ZooSpec", "MLP", "CNN", "param_shapes", "Zoo",
-           "train_zoo", "load_zoo", "zoo_dir", "default_cache_dir", "train_batched", "train_loop"]
+__all__ = [
+    "FAMILIES",
+    "TASKS",
+    "BLOCK",
+    "ZooSpec",
+    "MLP",
+    "CNN",
+    "param_shapes",
+    "Zoo",
+    "train_zoo",
+    "load_zoo",
+    "zoo_dir",
+    "default_cache_dir",
+    "train_batched",
+    "train_loop",
+]

@@ -17,8 +17,16 @@ from torch import nn
 
 from earlybias.zoo.spec import ZooSpec
 
-__all__ = ["param_shapes", "init_params", "to_matrices", "from_matrices", "forward", "MLP", "CNN",
-           "make_module"]
+__all__ = [
+    "param_shapes",
+    "init_params",
+    "to_matrices",
+    "from_matrices",
+    "forward",
+    "MLP",
+    "CNN",
+    "make_module",
+]
 
 N_CLASSES = 10
 N_INPUTS = 3 * 8 * 8
@@ -28,11 +36,20 @@ def param_shapes(spec: ZooSpec) -> dict[str, tuple[int, ...]]:
     """Name and shape of every parameter of one network of the zoo, in ``state_dict`` order."""
     w = spec.width
     if spec.family == "mlp":
-        return {"fc1.weight": (w, N_INPUTS), "fc1.bias": (w,),
-                "fc2.weight": (N_CLASSES, w), "fc2.bias": (N_CLASSES,)}
-    return {"conv1.weight": (w // 2, 3, 3, 3), "conv1.bias": (w // 2,),
-            "conv2.weight": (w, w // 2, 3, 3), "conv2.bias": (w,),
-            "fc.weight": (N_CLASSES, 4 * w), "fc.bias": (N_CLASSES,)}
+        return {
+            "fc1.weight": (w, N_INPUTS),
+            "fc1.bias": (w,),
+            "fc2.weight": (N_CLASSES, w),
+            "fc2.bias": (N_CLASSES,),
+        }
+    return {
+        "conv1.weight": (w // 2, 3, 3, 3),
+        "conv1.bias": (w // 2,),
+        "conv2.weight": (w, w // 2, 3, 3),
+        "conv2.bias": (w,),
+        "fc.weight": (N_CLASSES, 4 * w),
+        "fc.bias": (N_CLASSES,),
+    }
 
 
 def init_params(spec: ZooSpec, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -59,10 +76,12 @@ def to_matrices(params: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     (M, out, in, 3, 3) and biases (M, out): flattened over models, they are a grouped
     convolution's weights and biases.
     """
+
     def batched(name, v):
         if not _is_linear(name):
             return v.contiguous()
         return v.transpose(1, 2).contiguous() if v.dim() == 3 else v.unsqueeze(1)
+
     return {k: batched(k, v) for k, v in params.items()}
 
 

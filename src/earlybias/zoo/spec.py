@@ -15,13 +15,20 @@ from numbers import Real
 
 import numpy as np
 
-from earlybias.data.colored import (BIAS_LEVELS, GROUP_COLORS, draw_colors, draw_groups,
-                                    draw_shifts, group_shares, resolve_sigma2, shifted_copies)
+from earlybias.data.colored import (
+    BIAS_LEVELS,
+    GROUP_COLORS,
+    draw_colors,
+    draw_groups,
+    draw_shifts,
+    group_shares,
+    resolve_sigma2,
+    shifted_copies,
+)
 from earlybias.data.digits import digits_pools
 from earlybias.validation import check_int
 
-__all__ = ["FAMILIES", "TASKS", "ZooSpec", "model_rng", "model_data", "training_digits",
-           "held_out_digits"]
+__all__ = ["FAMILIES", "TASKS", "ZooSpec", "model_rng", "model_data", "training_digits", "held_out_digits"]
 
 FAMILIES = ("mlp", "cnn")
 TASKS = ("color", "group")
@@ -32,8 +39,10 @@ FORMAT_VERSION = 2
 @lru_cache(maxsize=4)
 def _pools(split_seed: int) -> dict:
     # float32 once here: every model of every zoo draws its images from these arrays.
-    return {p: {k: v.astype(np.float32) if k.startswith("X") else v for k, v in part.items()}
-            for p, part in digits_pools(seed=split_seed).items()}
+    return {
+        p: {k: v.astype(np.float32) if k.startswith("X") else v for k, v in part.items()}
+        for p, part in digits_pools(seed=split_seed).items()
+    }
 
 
 @dataclass(frozen=True)
@@ -85,8 +94,10 @@ class ZooSpec:
         check_int("n_train", self.n_train, 1)
         available = len(_pools(self.split_seed)[self.pool]["y_train"])
         if self.n_train > available:
-            raise ValueError(f"n_train must be <= {available} (training images of pool "
-                             f"{self.pool!r}), got {self.n_train!r}")
+            raise ValueError(
+                f"n_train must be <= {available} (training images of pool "
+                f"{self.pool!r}), got {self.n_train!r}"
+            )
         if not isinstance(self.shift, bool):
             raise ValueError(f"shift must be True or False, got {self.shift!r}")
         check_int("width", self.width, 2 if self.family == "cnn" else 1)
@@ -107,7 +118,7 @@ class ZooSpec:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ZooSpec":
+    def from_dict(cls, d: dict) -> ZooSpec:
         names = {f.name for f in fields(cls)}
         unknown = set(d) - names
         if unknown:
@@ -178,9 +189,11 @@ def model_data(spec: ZooSpec, i: int, rng: np.random.Generator) -> dict[str, np.
     else:
         shares = group_shares(spec.minority_group(i), spec.minority_share)
         uniform = np.full(len(GROUP_COLORS), 1.0 / len(GROUP_COLORS))
-        groups = {"train": draw_groups(len(y), shares, seed=rng),
-                  "test_biased": draw_groups(len(y_test), shares, seed=rng),
-                  "test_unbiased": draw_groups(len(y_test), uniform, seed=rng)}
+        groups = {
+            "train": draw_groups(len(y), shares, seed=rng),
+            "test_biased": draw_groups(len(y_test), shares, seed=rng),
+            "test_unbiased": draw_groups(len(y_test), uniform, seed=rng),
+        }
         for name, g in groups.items():
             # White digits on the group's background: paint(grey, 1 - background, background).
             out[f"{name}_scale"] = 1.0 - GROUP_COLORS[g]

@@ -53,8 +53,15 @@ class Zoo:
         import pandas as pd
 
         spec, meta = self.spec, self.meta
-        df = pd.DataFrame({"model": meta["index"].numpy(), "family": spec.family,
-                           "task": spec.task, "pool": spec.pool, "seed": spec.seed})
+        df = pd.DataFrame(
+            {
+                "model": meta["index"].numpy(),
+                "family": spec.family,
+                "task": spec.task,
+                "pool": spec.pool,
+                "seed": spec.seed,
+            }
+        )
         if spec.task == "color":
             df["level"] = [str(spec.bias[j]) for j in meta["level"].tolist()]
             df["sigma2"] = meta["sigma2"].numpy()
@@ -69,9 +76,16 @@ class Zoo:
 
     def save(self, path: str | Path) -> None:
         """Write the zoo atomically: a reader never sees half a file."""
-        _atomic_save({"format": FORMAT_VERSION, "spec": self.spec.to_dict(),
-                      "torch": str(torch.__version__), "params": self.params, "meta": self.meta},
-                     Path(path))
+        _atomic_save(
+            {
+                "format": FORMAT_VERSION,
+                "spec": self.spec.to_dict(),
+                "torch": str(torch.__version__),
+                "params": self.params,
+                "meta": self.meta,
+            },
+            Path(path),
+        )
 
 
 def _atomic_save(obj: dict, path: Path) -> None:
@@ -84,8 +98,10 @@ def load_zoo(path: str | Path) -> Zoo:
     """Read a zoo written by ``Zoo.save`` (``weights_only=True``: tensors and plain values only)."""
     d = torch.load(Path(path), weights_only=True)
     if d.get("format") != FORMAT_VERSION:
-        raise ValueError(f"{path} holds zoo format {d.get('format')!r}; this code reads format "
-                         f"{FORMAT_VERSION}: delete the file to retrain")
+        raise ValueError(
+            f"{path} holds zoo format {d.get('format')!r}; this code reads format "
+            f"{FORMAT_VERSION}: delete the file to retrain"
+        )
     return Zoo(ZooSpec.from_dict(d["spec"]), d["params"], d["meta"])
 
 
@@ -95,16 +111,21 @@ def zoo_dir(spec: ZooSpec, cache_dir: str | Path | None = None) -> Path:
     return root / f"zoo-{spec.family}-{spec.task}-{spec.key()}"
 
 
-def train_zoo(spec: ZooSpec, chunk_size: int = 4 * BLOCK, cache_dir: str | Path | None = None,
-              progress: bool = True) -> Zoo:
+def train_zoo(
+    spec: ZooSpec, chunk_size: int = 4 * BLOCK, cache_dir: str | Path | None = None, progress: bool = True
+) -> Zoo:
     """The zoo ``spec``: loaded from the cache, or trained chunk by chunk (resuming) and cached.
 
     ``chunk_size`` (a multiple of ``BLOCK``) sets how many models are trained between two writes
     to disk; it does not change the result: chunked and unchunked training agree bit for bit.
     A rerun after an interruption reuses the finished chunks of the same ``chunk_size``.
     """
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < BLOCK or (
-            chunk_size % BLOCK):
+    if (
+        isinstance(chunk_size, bool)
+        or not isinstance(chunk_size, int)
+        or chunk_size < BLOCK
+        or (chunk_size % BLOCK)
+    ):
         raise ValueError(f"chunk_size must be a positive multiple of {BLOCK}, got {chunk_size!r}")
     folder = zoo_dir(spec, cache_dir)
     final = folder / "zoo.pt"
@@ -113,8 +134,12 @@ def train_zoo(spec: ZooSpec, chunk_size: int = 4 * BLOCK, cache_dir: str | Path 
     folder.mkdir(parents=True, exist_ok=True)
     ranges = [(a, min(a + chunk_size, spec.n_models)) for a in range(0, spec.n_models, chunk_size)]
     files = [folder / f"chunk-{a:06d}-{b:06d}.pt" for a, b in ranges]
-    with tqdm(total=spec.n_models, unit="model", disable=not progress,
-              desc=f"zoo {spec.family}/{spec.task} pool {spec.pool}") as bar:
+    with tqdm(
+        total=spec.n_models,
+        unit="model",
+        disable=not progress,
+        desc=f"zoo {spec.family}/{spec.task} pool {spec.pool}",
+    ) as bar:
         for (a, b), file in zip(ranges, files):
             if not file.is_file():
                 params, meta = train_batched(spec, a, b)
@@ -124,8 +149,13 @@ def train_zoo(spec: ZooSpec, chunk_size: int = 4 * BLOCK, cache_dir: str | Path 
     for f, c in zip(files, chunks):
         if c["spec"] != spec.to_dict():
             raise ValueError(f"{f} was trained for another spec; delete {folder} to retrain")
-    zoo = Zoo(spec, *({k: torch.cat([c[part][k] for c in chunks]) for k in chunks[0][part]}
-                      for part in ("params", "meta")))
+    zoo = Zoo(
+        spec,
+        *(
+            {k: torch.cat([c[part][k] for c in chunks]) for k in chunks[0][part]}
+            for part in ("params", "meta")
+        ),
+    )
     zoo.save(final)
     for f in folder.glob("chunk-*.pt"):
         f.unlink()

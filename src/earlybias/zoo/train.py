@@ -14,8 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from earlybias.data.colored import GROUP_COLORS, paint, resolve_sigma2
-from earlybias.zoo.nets import (N_INPUTS, forward, from_matrices, init_params, make_module,
-                                 to_matrices)
+from earlybias.zoo.nets import N_INPUTS, forward, from_matrices, init_params, make_module, to_matrices
 from earlybias.zoo.spec import ZooSpec, held_out_digits, model_data, model_rng, training_digits
 
 __all__ = ["BLOCK", "train_batched", "train_loop"]
@@ -28,8 +27,10 @@ BLOCK = 128
 def _indices(spec: ZooSpec, start: int, stop: int | None) -> range:
     stop = spec.n_models if stop is None else stop
     if not 0 <= start < stop <= spec.n_models:
-        raise ValueError(f"start and stop must satisfy 0 <= start < stop <= n_models "
-                         f"({spec.n_models}), got start={start!r}, stop={stop!r}")
+        raise ValueError(
+            f"start and stop must satisfy 0 <= start < stop <= n_models "
+            f"({spec.n_models}), got start={start!r}, stop={stop!r}"
+        )
     return range(start, stop)
 
 
@@ -38,24 +39,27 @@ def _meta(spec: ZooSpec, indices: range) -> dict[str, torch.Tensor]:
     meta = {"index": torch.tensor(list(indices), dtype=torch.int64)}
     if spec.task == "color":
         meta["level"] = torch.tensor([i % len(spec.bias) for i in indices], dtype=torch.int64)
-        meta["sigma2"] = torch.tensor([resolve_sigma2(spec.level(i)) for i in indices],
-                                      dtype=torch.float64)
+        meta["sigma2"] = torch.tensor([resolve_sigma2(spec.level(i)) for i in indices], dtype=torch.float64)
     else:
-        meta["minority_group"] = torch.tensor([spec.minority_group(i) for i in indices],
-                                              dtype=torch.int64)
+        meta["minority_group"] = torch.tensor([spec.minority_group(i) for i in indices], dtype=torch.int64)
     return meta
 
 
 def _accuracies(logits: dict[str, torch.Tensor], data: dict[str, torch.Tensor]) -> dict:
     """Per-model accuracies (M,) from logits (M, n, 10); per-group ones (M, 3) for the group task."""
-    hit = {k: (v.argmax(-1) == data["y_train" if k == "train" else "y_test"]).float()
-           for k, v in logits.items()}
+    hit = {
+        k: (v.argmax(-1) == data["y_train" if k == "train" else "y_test"]).float() for k, v in logits.items()
+    }
     acc = {f"acc_{k}": v.mean(1) for k, v in hit.items()}
     if "g_test" in data:
         g = data["g_test"]
         acc["acc_group"] = torch.stack(
-            [(hit["unbiased"] * (g == j)).sum(1) / (g == j).sum(1).clamp(min=1)
-             for j in range(len(GROUP_COLORS))], dim=1)
+            [
+                (hit["unbiased"] * (g == j)).sum(1) / (g == j).sum(1).clamp(min=1)
+                for j in range(len(GROUP_COLORS))
+            ],
+            dim=1,
+        )
     return acc
 
 
@@ -95,8 +99,10 @@ def _images(data: dict, name: str, models=slice(None)) -> torch.Tensor:
 
 def _evaluate(spec: ZooSpec, mats: dict, data: dict) -> dict:
     with torch.no_grad():
-        logits = {k: forward(spec, mats, _images(data, name)) for k, name in
-                  (("train", "train"), ("biased", "test_biased"), ("unbiased", "test_unbiased"))}
+        logits = {
+            k: forward(spec, mats, _images(data, name))
+            for k, name in (("train", "train"), ("biased", "test_biased"), ("unbiased", "test_unbiased"))
+        }
     return _accuracies(logits, data)
 
 
@@ -110,22 +116,22 @@ def _train_block(spec: ZooSpec, indices: range):
     # Colours and labels flattened over models, with per-model row offsets, and each model's digits
     # as rows of the shared table: a step's mini-batches are gathered by index_select and painted
     # there, never stored as whole images (fresh memory for them costs more than painting a batch).
-    flat = {k: data[f"train_{k}"].flatten(0, 1) for k in ("scale", "offset")
-            if f"train_{k}" in data}
+    flat = {k: data[f"train_{k}"].flatten(0, 1) for k in ("scale", "offset") if f"train_{k}" in data}
     y = data["y_train"].flatten()
     order = data["order"] + n * torch.arange(M).reshape(M, 1, 1)
     digit_rows = data["train_rows"].flatten()[order]
     opt = torch.optim.Adam(mats.values(), lr=spec.lr, fused=True)
     for epoch in range(spec.epochs):
         for b in range(0, n, B):
-            rows = order[:, epoch, b:b + B].reshape(-1)
+            rows = order[:, epoch, b : b + B].reshape(-1)
             batch = {k: v.index_select(0, rows) for k, v in flat.items()}
-            grey = data["digits"].index_select(0, digit_rows[:, epoch, b:b + B].reshape(-1))
+            grey = data["digits"].index_select(0, digit_rows[:, epoch, b : b + B].reshape(-1))
             x = paint(grey, batch["scale"], batch.get("offset")).reshape(M, -1, N_INPUTS)
             logits = forward(spec, mats, x)
             # Sum over models of each model's mean loss: every model keeps its own gradient.
-            loss = F.cross_entropy(logits.reshape(len(rows), -1), y.index_select(0, rows),
-                                   reduction="sum") * (M / len(rows))
+            loss = F.cross_entropy(
+                logits.reshape(len(rows), -1), y.index_select(0, rows), reduction="sum"
+            ) * (M / len(rows))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -145,10 +151,11 @@ def train_batched(spec: ZooSpec, start: int = 0, stop: int | None = None):
     indices = _indices(spec, start, stop)
     # Fixed, aligned blocks: the fused optimiser's rounding depends on a tensor's length, so the
     # same model must always sit in the same program for chunking to leave its bits unchanged.
-    blocks = [_train_block(spec, range(max(k, indices.start), min(k + BLOCK, indices.stop)))
-              for k in range(indices.start - indices.start % BLOCK, indices.stop, BLOCK)]
-    return tuple({k: torch.cat([b[part][k] for b in blocks]) for k in blocks[0][part]}
-                 for part in (0, 1))
+    blocks = [
+        _train_block(spec, range(max(k, indices.start), min(k + BLOCK, indices.stop)))
+        for k in range(indices.start - indices.start % BLOCK, indices.stop, BLOCK)
+    ]
+    return tuple({k: torch.cat([b[part][k] for b in blocks]) for k in blocks[0][part]} for part in (0, 1))
 
 
 def train_loop(spec: ZooSpec, start: int = 0, stop: int | None = None):
@@ -165,14 +172,13 @@ def train_loop(spec: ZooSpec, start: int = 0, stop: int | None = None):
         opt = torch.optim.Adam(module.parameters(), lr=spec.lr, fused=True)
         for epoch in range(spec.epochs):
             for b in range(0, spec.n_train, spec.batch_size):
-                idx = order[epoch, b:b + spec.batch_size]
+                idx = order[epoch, b : b + spec.batch_size]
                 loss = F.cross_entropy(module(X[idx]), y[idx])
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
         with torch.no_grad():
-            for k, name in (("train", "train"), ("biased", "test_biased"),
-                            ("unbiased", "test_unbiased")):
+            for k, name in (("train", "train"), ("biased", "test_biased"), ("unbiased", "test_unbiased")):
                 logits[k].append(module(_images(data, name, m)))
         states.append({k: v.detach() for k, v in module.state_dict().items()})
     params = {k: torch.stack([s[k] for s in states]) for k in states[0]}
