@@ -11,7 +11,7 @@ from conftest import earlybias
 from earlybias.chapters import CHAPTERS, Chapter
 from earlybias.params import resolve
 from earlybias.results import KEYS, load_results
-from earlybias.runner import ExecutionFailed, RunPlan, execute, params_hash, plan_run
+from earlybias.runner import ExecutionFailed, RunPlan, claims_summary, execute, params_hash, plan_run
 
 
 def test_default_out_is_keyed_by_profile_and_params_hash():
@@ -21,36 +21,61 @@ def test_default_out_is_keyed_by_profile_and_params_hash():
     assert plan_run("igb", "smoke", ["depth=3"]).out != plan.out
 
 
-def test_failing_cell_names_notebook_and_cell_and_leaves_no_results(tmp_path):
+def _notebook_chapter(tmp_path, code: str, not_reproduced: dict[str, str]) -> tuple[Chapter, RunPlan]:
+    """A chapter whose notebook is ``code`` (after an empty parameters cell), planned into tmp_path/run."""
     nb = nbformat.v4.new_notebook()
     nb.cells = [
         nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters"]}),
-        nbformat.v4.new_code_cell("raise RuntimeError('boom in cell')"),
+        nbformat.v4.new_code_cell(code),
     ]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    path = tmp_path / "broken.ipynb"
+    path = tmp_path / "made.ipynb"
     nbformat.write(nb, path)
 
-    class Broken(Chapter):
+    class Made(Chapter):
         @property
         def notebook(self) -> Path:
             return path
 
     igb = CHAPTERS["igb"]
-    chapter = Broken("broken", "a chapter that raises", igb.params, igb.check, igb.estimate, {})
-    out = tmp_path / "run"
+    chapter = Made("made", "a chapter made by the test", igb.params, igb.check, igb.estimate, not_reproduced)
     params = resolve(chapter.params, {}, {})
-    plan = RunPlan(chapter, "smoke", params, out, igb.estimate(params))
+    return chapter, RunPlan(chapter, "smoke", params, tmp_path / "run", igb.estimate(params))
+
+
+def test_failing_cell_names_notebook_and_cell_and_leaves_no_results(tmp_path):
+    _, plan = _notebook_chapter(tmp_path, "raise RuntimeError('boom in cell')", {})
+    out = plan.out
     try:
         execute(plan, progress=False)
     except ExecutionFailed as exc:
         message = str(exc)
     else:
         raise AssertionError("a raising cell must fail the run")
-    assert "broken.ipynb" in message and "cell 2" in message and "boom in cell" in message
+    assert "made.ipynb" in message and "cell 2" in message and "boom in cell" in message
     assert not out.exists()
     assert not (tmp_path / "run.failed" / "results.json").exists()
     assert (tmp_path / "run.failed" / "executed.ipynb").exists()
+
+
+def test_claims_the_chapter_lists_as_not_reproduced_carry_their_reason(tmp_path):
+    code = (
+        "from earlybias.claims import below\n"
+        "from earlybias.session import record\n"
+        "record({}, [below('gap', 'p', 's', 0.2, 0.05), below('ok', 'p', 's', 0.0, 0.05),\n"
+        "            below('bad', 'p', 's', 0.2, 0.05)])\n"
+    )
+    _, plan = _notebook_chapter(tmp_path, code, {"gap": "the gap stays at our scale"})
+    record = execute(plan, progress=False)
+    status = {c["id"]: (c["status"], c["not_reproduced"]) for c in record["claims"]}
+    assert status == {
+        "gap": ("not reproduced", "the gap stays at our scale"),
+        "ok": ("passed", ""),
+        "bad": ("FAILED", ""),
+    }
+    summary = claims_summary(record)
+    assert "1 passed, 1 failed, 1 not reproduced" in summary
+    assert "not reproduced gap" in summary and "the gap stays at our scale" in summary
 
 
 # Per chapter: overrides that the run must honour, and the headline metrics its results carry.

@@ -19,11 +19,14 @@ SEED_MAX = 2**31 - 1
 
 
 def _bounds(low, high, low_open: bool = False) -> str:
+    def show(x) -> str:
+        return str(x) if isinstance(x, Integral) else f"{x:g}"
+
     parts = []
     if low is not None:
-        parts.append(f"{'>' if low_open else '>='} {low:g}")
+        parts.append(f"{'>' if low_open else '>='} {show(low)}")
     if high is not None:
-        parts.append(f"<= {high:g}")
+        parts.append(f"<= {show(high)}")
     return " and ".join(parts)
 
 
