@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from earlybias.paths import ROOT
+
 EARLYBIAS = [sys.executable, "-m", "earlybias.cli"]
 
 # Same thread count as `make`: the claims are checked on the numbers the book shows.
