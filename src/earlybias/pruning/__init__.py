@@ -1,0 +1,1 @@
+"""Chapter ``pruning``: bias in pruned vision models (Iofinova, Peste, Alistarh, CVPR 2023)."""
