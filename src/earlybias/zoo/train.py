@@ -14,7 +14,16 @@ import torch
 import torch.nn.functional as F
 
 from earlybias.data.colored import GROUP_COLORS, paint, resolve_sigma2
-from earlybias.zoo.nets import N_INPUTS, forward, from_matrices, init_params, make_module, to_matrices
+from earlybias.zoo.nets import (
+    N_INPUTS,
+    BatchedCNN,
+    forward,
+    from_matrices,
+    init_params,
+    make_module,
+    patches,
+    to_matrices,
+)
 from earlybias.zoo.spec import ZooSpec, held_out_digits, model_data, model_rng, training_digits
 
 __all__ = ["BLOCK", "train_batched", "train_loop"]
@@ -97,13 +106,97 @@ def _images(data: dict, name: str, models=slice(None)) -> torch.Tensor:
     return images.flatten(-2)
 
 
-def _evaluate(spec: ZooSpec, mats: dict, data: dict) -> dict:
-    with torch.no_grad():
-        logits = {
-            k: forward(spec, mats, _images(data, name))
-            for k, name in (("train", "train"), ("biased", "test_biased"), ("unbiased", "test_unbiased"))
-        }
-    return _accuracies(logits, data)
+def _planes(grey: torch.Tensor, background: bool) -> torch.Tensor:
+    """``paint``'s images as planes for ``BatchedCNN``: the grey digit, and ones for a background."""
+    return torch.stack([grey, torch.ones_like(grey)], 1) if background else grey.unsqueeze(1)
+
+
+def _mix(data: dict, name: str) -> torch.Tensor:
+    """How the planes of set ``name`` mix into colours, (M, n, J, 3): ``paint``'s scale and offset."""
+    scale, offset = data[f"{name}_scale"], data.get(f"{name}_offset")
+    return scale.unsqueeze(-2) if offset is None else torch.stack([scale, offset], -2)
+
+
+_SETS = (("train", "train"), ("biased", "test_biased"), ("unbiased", "test_unbiased"))
+
+
+def _mlp_program(spec: ZooSpec, mats: dict, data: dict):
+    """The MLP's training step (autograd) and evaluation."""
+    for v in mats.values():
+        v.requires_grad_()
+    # Colours, labels and digit rows flattened over models; a step's mini-batches are gathered by
+    # index_select and painted there, never stored as whole images (fresh memory for them costs
+    # more than painting a batch).
+    flat = {k: data[f"train_{k}"].flatten(0, 1) for k in ("scale", "offset") if f"train_{k}" in data}
+    y, digit_rows = data["y_train"].flatten(), data["train_rows"].flatten()
+
+    def step(samples: torch.Tensor) -> None:
+        rows = samples.reshape(-1)
+        batch = {k: v.index_select(0, rows) for k, v in flat.items()}
+        grey = data["digits"].index_select(0, digit_rows.index_select(0, rows))
+        x = paint(grey, batch["scale"], batch.get("offset")).reshape(len(samples), -1, N_INPUTS)
+        logits = forward(spec, mats, x)
+        # Sum over models of each model's mean loss: every model keeps its own gradient.
+        loss = F.cross_entropy(logits.reshape(len(rows), -1), y.index_select(0, rows), reduction="sum") * (
+            len(samples) / len(rows)
+        )
+        for v in mats.values():
+            v.grad = None
+        loss.backward()
+
+    def evaluate() -> dict:
+        with torch.no_grad():
+            return {k: forward(spec, mats, _images(data, name)) for k, name in _SETS}
+
+    return step, evaluate
+
+
+def _cnn_program(spec: ZooSpec, mats: dict, data: dict):
+    """The CNN's training step (``BatchedCNN``, gradients by hand into fixed buffers) and evaluation."""
+    M, background = len(data["y_train"]), "train_offset" in data
+    net = BatchedCNN(M, spec.width, 2 if background else 1, spec.batch_size)
+    for v in mats.values():
+        v.grad = torch.empty_like(v)
+    tables = {
+        "train": patches(_planes(data["digits"], background)),
+        "test": patches(_planes(data["test_grey"], background)),
+    }
+    mix_train = _mix(data, "train").flatten(0, 1)
+    y, digit_rows = data["y_train"].flatten(), data["train_rows"].flatten()
+
+    def step(samples: torch.Tensor) -> None:
+        with torch.no_grad():
+            images = samples.T  # (b, M): BatchedCNN orders images (image, network)
+            logits = net.forward(mats, tables["train"], digit_rows[images], mix_train[images])
+            # Gradient of each model's mean cross-entropy: (softmax - one-hot) / b.
+            d = torch.softmax(logits, -1)
+            d.scatter_add_(2, y[samples].unsqueeze(-1), torch.full((*samples.shape, 1), -1.0))
+            d /= samples.shape[1]
+            net.backward(mats, {k: v.grad for k, v in mats.items()}, d)
+
+    def evaluate() -> dict:
+        n_test = len(data["y_test"])
+        rows = {"train": data["train_rows"], "test": torch.arange(n_test).expand(M, n_test)}
+        logits = {}
+        with torch.no_grad():
+            for k, name in _SETS:
+                table = "train" if name == "train" else "test"
+                mix, r = _mix(data, name), rows[table]
+                logits[k] = torch.cat(
+                    [
+                        net.forward(
+                            mats,
+                            tables[table],
+                            r[:, s : s + spec.batch_size].T,
+                            mix[:, s : s + spec.batch_size].transpose(0, 1),
+                        )
+                        for s in range(0, r.shape[1], spec.batch_size)
+                    ],
+                    dim=1,
+                )
+        return logits
+
+    return step, evaluate
 
 
 def _train_block(spec: ZooSpec, indices: range):
@@ -111,32 +204,17 @@ def _train_block(spec: ZooSpec, indices: range):
     M, n, B = len(indices), spec.n_train, spec.batch_size
     init, data = _draws(spec, indices)
     mats = to_matrices(init)
-    for v in mats.values():
-        v.requires_grad_()
-    # Colours and labels flattened over models, with per-model row offsets, and each model's digits
-    # as rows of the shared table: a step's mini-batches are gathered by index_select and painted
-    # there, never stored as whole images (fresh memory for them costs more than painting a batch).
-    flat = {k: data[f"train_{k}"].flatten(0, 1) for k in ("scale", "offset") if f"train_{k}" in data}
-    y = data["y_train"].flatten()
+    program = _mlp_program if spec.family == "mlp" else _cnn_program
+    step, evaluate = program(spec, mats, data)
+    # Sample s of model m is row m * n + s of the per-sample tensors flattened over models.
     order = data["order"] + n * torch.arange(M).reshape(M, 1, 1)
-    digit_rows = data["train_rows"].flatten()[order]
     opt = torch.optim.Adam(mats.values(), lr=spec.lr, fused=True)
     for epoch in range(spec.epochs):
         for b in range(0, n, B):
-            rows = order[:, epoch, b : b + B].reshape(-1)
-            batch = {k: v.index_select(0, rows) for k, v in flat.items()}
-            grey = data["digits"].index_select(0, digit_rows[:, epoch, b : b + B].reshape(-1))
-            x = paint(grey, batch["scale"], batch.get("offset")).reshape(M, -1, N_INPUTS)
-            logits = forward(spec, mats, x)
-            # Sum over models of each model's mean loss: every model keeps its own gradient.
-            loss = F.cross_entropy(
-                logits.reshape(len(rows), -1), y.index_select(0, rows), reduction="sum"
-            ) * (M / len(rows))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
+            step(order[:, epoch, b : b + B])
             opt.step()
     mats = {k: v.detach() for k, v in mats.items()}
-    return from_matrices(spec, mats), {**_meta(spec, indices), **_evaluate(spec, mats, data)}
+    return from_matrices(spec, mats), {**_meta(spec, indices), **_accuracies(evaluate(), data)}
 
 
 def train_batched(spec: ZooSpec, start: int = 0, stop: int | None = None):
