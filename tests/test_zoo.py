@@ -1,15 +1,16 @@
-"""The zoo engine: batched == per-model loop, chunking and caching change nothing, safe loading."""
+"""The zoo engine: batched == torch.func == a loop over models; chunks and caches change nothing."""
 
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 import earlybias.zoo.store as store
-from earlybias.data.colored import shifted_copies
+from earlybias.data.colored import paint, shifted_copies
 from earlybias.data.digits import digits_pools
 from earlybias.zoo import BLOCK, ZooSpec, load_zoo, train_batched, train_loop, train_zoo, zoo_dir
-from earlybias.zoo.nets import forward, from_matrices, make_module, to_matrices
-from earlybias.zoo.train import _draws
+from earlybias.zoo.nets import BatchedCNN, forward, from_matrices, make_module, patches, to_matrices
+from earlybias.zoo.train import _draws, train_torch_func
 
 # Small, fast zoos: few images and epochs keep every test within seconds.
 TINY = dict(n_train=96, epochs=2, batch_size=32)
@@ -30,17 +31,19 @@ def _assert_same(a, b):
         assert torch.equal(a[k], b[k]), k
 
 
+@pytest.mark.parametrize("task", ["color", "group"])
 @pytest.mark.parametrize("family", ["mlp", "cnn"])
-def test_batched_training_equals_a_loop_over_models(family):
-    # Four Adam steps: enough to exercise every gradient, too few for float rounding to grow
-    # (Adam's normalised steps amplify last-bit differences of tiny gradients over long runs).
-    spec = ZooSpec(n_models=3, family=family, n_train=64, epochs=2, batch_size=32)
+def test_batched_training_equals_torch_func_and_a_loop_over_models(family, task):
+    # Six Adam steps, the last on a smaller batch: enough to exercise every gradient, too few for
+    # float rounding to grow (Adam's normalised steps amplify last-bit differences of tiny
+    # gradients over long runs).
+    spec = ZooSpec(n_models=3, family=family, task=task, n_train=80, epochs=2, batch_size=32)
     params_b, meta_b = train_batched(spec)
-    params_l, meta_l = train_loop(spec)
-    for k in params_b:
-        torch.testing.assert_close(params_b[k], params_l[k], rtol=1e-4, atol=2e-5)
-    for k in ("acc_train", "acc_biased", "acc_unbiased"):
-        torch.testing.assert_close(meta_b[k], meta_l[k], rtol=0, atol=2 / 225)
+    for params, meta in (train_torch_func(spec), train_loop(spec)):
+        for k in params_b:
+            torch.testing.assert_close(params_b[k], params[k], rtol=1e-4, atol=2e-5)
+        for k in ("acc_train", "acc_biased", "acc_unbiased"):
+            torch.testing.assert_close(meta_b[k], meta[k], rtol=0, atol=2 / 225)
 
 
 @pytest.mark.parametrize("family", ["mlp", "cnn"])
@@ -53,6 +56,37 @@ def test_batched_forward_is_each_module_on_its_own_inputs(family):
     for m in range(5):
         module = make_module(spec, {k: v[m] for k, v in init.items()})
         torch.testing.assert_close(logits[m], module(x[m]), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("planes", [1, 2, 3])
+@pytest.mark.parametrize("width", [16, 6])
+def test_batched_cnn_gradients_are_each_modules_gradients(planes, width):
+    # Images as J planes mixed into colours: a digit and its colour (1), a digit on a background
+    # (2), any RGB image (3). Fewer images than the buffers hold, as in an epoch's last batch.
+    M, n = 4, 5
+    spec = ZooSpec(n_models=M, family="cnn", width=width, **TINY)
+    init, _ = _draws(spec, range(M))
+    mats = to_matrices(init)
+    gen = torch.Generator().manual_seed(planes)
+    grey = torch.rand(M * n, planes, 64, generator=gen) * (torch.rand(M * n, planes, 64, generator=gen) > 0.4)
+    mix = torch.randn(n, M, planes, 3, generator=gen)
+    rows = torch.arange(M * n).reshape(M, n).T
+    y = torch.randint(0, 10, (M, n), generator=gen)
+    net = BatchedCNN(M, width, planes, max_batch=n + 3)
+    grads = {k: torch.full_like(v, float("nan")) for k, v in mats.items()}
+    with torch.no_grad():
+        logits = net.forward(mats, patches(grey), rows, mix)
+        dlogits = (torch.softmax(logits, -1) - F.one_hot(y, 10)) / n  # of each model's mean loss
+        net.backward(mats, grads, dlogits)
+    grads = from_matrices(spec, grads)
+    for m in range(M):
+        module = make_module(spec, {k: v[m] for k, v in init.items()})
+        x = torch.einsum("bjc,bjp->bcp", mix[:, m], grey[rows[:, m]])  # image b's channels
+        out = module(x.flatten(1))
+        torch.testing.assert_close(logits[m], out, rtol=1e-5, atol=1e-5)
+        F.cross_entropy(out, y[m]).backward()
+        for k, p in module.named_parameters():
+            torch.testing.assert_close(grads[k][m], p.grad, rtol=1e-4, atol=1e-6, msg=k)
 
 
 def test_chunked_training_is_bit_identical_to_one_chunk(tmp_path):
@@ -165,12 +199,31 @@ def test_zoo_exposes_per_layer_weights_modules_and_a_frame(tmp_path):
     assert {"pool", "seed", "sigma2", "acc_biased", "acc_unbiased"} <= set(df.columns)
 
 
-def test_group_task_records_the_minority_group_and_per_group_accuracy():
-    spec = ZooSpec(n_models=6, task="group", minority_share=0.1, **TINY)
+@pytest.mark.parametrize("task", ["color", "group"])
+@pytest.mark.parametrize("family", ["mlp", "cnn"])
+def test_recorded_accuracies_are_each_modules_accuracies(family, task):
+    # Recomputed independently: each trained model as an nn.Module on its images, painted here.
+    spec = ZooSpec(n_models=6, family=family, task=task, minority_share=0.1, **TINY)
     params, meta = train_batched(spec)
-    assert meta["minority_group"].tolist() == [0, 1, 2, 0, 1, 2]
-    assert meta["acc_group"].shape == (6, 3)
-    assert ((meta["acc_group"] >= 0) & (meta["acc_group"] <= 1)).all()
+    _, data = _draws(spec, range(6))
+    for m in range(6):
+        module = make_module(spec, {k: v[m] for k, v in params.items()})
+        for name, grey, y in (
+            ("train", data["digits"][data["train_rows"][m]], data["y_train"][m]),
+            ("biased", data["test_grey"], data["y_test"]),
+            ("unbiased", data["test_grey"], data["y_test"]),
+        ):
+            prefix = name if name == "train" else f"test_{name}"
+            offset = data.get(f"{prefix}_offset")
+            images = paint(grey, data[f"{prefix}_scale"][m], None if offset is None else offset[m])
+            with torch.no_grad():
+                hit = (module(images.flatten(1)).argmax(1) == y).float()
+            assert meta[f"acc_{name}"][m].item() == pytest.approx(hit.mean().item(), abs=1e-6), name
+        if task == "group":
+            assert meta["minority_group"][m].item() == m % 3
+            groups = data["g_test"][m]
+            expected = [hit[groups == g].mean().item() for g in range(3)]
+            np.testing.assert_allclose(meta["acc_group"][m].numpy(), expected, atol=1e-6)
 
 
 def test_unbiased_accuracy_rises_with_sigma2_over_the_bias_levels():

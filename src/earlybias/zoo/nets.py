@@ -139,6 +139,11 @@ def _unpool(grad, x, indices, out):
     )
 
 
+def _relu_backward(grad, out, grad_input):
+    """``grad`` where the relu's output ``out`` is positive, else 0, written into ``grad_input``."""
+    torch.ops.aten.threshold_backward.grad_input(grad, out, 0, grad_input=grad_input)
+
+
 def _nchw(t: torch.Tensor) -> torch.Tensor:
     """(n, H, W, C) memory seen as an (n, C, H, W) tensor in channels-last layout."""
     return t.permute(0, 3, 1, 2)
@@ -175,7 +180,7 @@ class BatchedCNN:
         self.h1 = e(B, M * c1, 4, 4)  # ... and NCHW, for its backward
         self.p2, self.i2 = e(B, 2, 2, M * c2), e(B, 2, 2, M * c2, dtype=torch.int64)
         self.h2 = e(B, M, c2, 4)  # the linear layer's input, nn.Flatten's order
-        self.dh2, self.dp2 = e(B, M, c2, 4), e(B, 2, 2, M * c2)
+        self.dp2 = e(B, 2, 2, M * c2)
         self.dy2_cl, self.dy2 = e(B, 4, 4, M * c2), e(B, M * c2, 4, 4)
         self.dp1, self.dy1 = e(B * M, 4, 4, c1), e(B * M, 8, 8, c1)
         self.dfilters = e(B * M, 9 * J, c1)
@@ -218,37 +223,30 @@ class BatchedCNN:
         N = n * M
         torch.bmm(self.flat.transpose(1, 2), dlogits, out=grads["fc.weight"])
         torch.sum(dlogits, 1, keepdim=True, out=grads["fc.bias"])
-        h2, dh2 = self.h2[:n], self.dh2[:n]
-        dh2.view(n, M, 4 * c2).transpose(0, 1).copy_(torch.bmm(dlogits, mats["fc.weight"].transpose(1, 2)))
-        dh2.masked_fill_(h2 <= 0, 0)
-        torch.sum(dh2, (0, 3), out=grads["conv2.bias"])
-        dp2 = self.dp2[:n]
-        dp2.view(n, 4, M, c2).copy_(dh2.permute(0, 3, 1, 2))
+        # Through relu (threshold_backward: one pass, no mask tensor) into the pool's layout.
+        dh2 = torch.bmm(dlogits, mats["fc.weight"].transpose(1, 2)).view(M, n, c2, 4)
+        dp2 = self.dp2[:n].view(n, 4, M, c2)
+        _relu_backward(dh2.permute(1, 3, 0, 2), self.h2[:n].permute(0, 3, 1, 2), dp2)
+        torch.sum(dp2, (0, 1), out=grads["conv2.bias"])
         dy2_cl = self.dy2_cl[:n]
-        _unpool(_nchw(dp2), self.y2, _nchw(self.i2[:n]), _nchw(dy2_cl))
+        _unpool(_nchw(self.dp2[:n]), self.y2, _nchw(self.i2[:n]), _nchw(dy2_cl))
+        # conv2's backward on NCHW (oneDNN's fastest there), its two parts apart (faster than
+        # together): the input's gradient is the convolution of dy2 with the filters transposed
+        # and flipped, the weights' gradient oneDNN's own.
         dy2, h1 = self.dy2[:n], self.h1[:n]
         dy2.copy_(_nchw(dy2_cl))
         h1.copy_(_nchw(self.h1_cl[:n]))
+        w2 = mats["conv2.weight"]
         dh1, dw2, _ = torch.ops.aten.convolution_backward(
-            dy2,
-            h1,
-            mats["conv2.weight"].flatten(0, 1),
-            None,
-            [1, 1],
-            [1, 1],
-            [1, 1],
-            False,
-            [0, 0],
-            M,
-            [True, True, False],
+            dy2, h1, w2.flatten(0, 1), None, [1, 1], [1, 1], [1, 1], False, [0, 0], M, [True, True, False]
         )
+        dh1 = dh1.view(n, M, c1, 16)
         grads["conv2.weight"].copy_(dw2.view_as(grads["conv2.weight"]))
-        dh1 = dh1.view(n, M, c1, 16).masked_fill_(h1.view(n, M, c1, 16) <= 0, 0)
-        dp1 = self.dp1[:N]
-        dp1.view(n, M, 16, c1).copy_(dh1.transpose(2, 3))
-        torch.sum(dp1.view(n, M, 16, c1), (0, 2), out=grads["conv1.bias"])
+        dp1 = self.dp1[:N].view(n, M, 16, c1)
+        _relu_backward(dh1.transpose(2, 3), self.h1_cl[:n].view(n, 16, M, c1).transpose(1, 2), dp1)
+        torch.sum(dp1, (0, 2), out=grads["conv1.bias"])
         dy1 = self.dy1[:N]
-        _unpool(_nchw(dp1), _nchw(self.y1[:N]), _nchw(self.i1[:N]), _nchw(dy1))
+        _unpool(_nchw(self.dp1[:N]), _nchw(self.y1[:N]), _nchw(self.i1[:N]), _nchw(dy1))
         dfilters = torch.bmm(self.cols[:N].transpose(1, 2), dy1.view(N, 64, c1), out=self.dfilters[:N])
         # Back through each image's mix: conv1.weight[c] collects mix[j, c] times its filters' gradient.
         mix = self.mix.transpose(0, 1).reshape(M, n * J, 3)

@@ -1,7 +1,9 @@
-"""Training a zoo: many networks as one batched tensor program, and the naive loop it replaces.
+"""Training a zoo: many networks as one batched tensor program, and the two ways it replaces.
 
-Both functions train models ``start, ..., stop - 1`` of a ``ZooSpec`` on the same draws and
-return the same structure, so the loop is the reference the batched engine is tested against.
+``train_batched`` (the engine), ``train_torch_func`` (what a PyTorch user would write for many
+small models: ``torch.func`` ensembling) and ``train_loop`` (one ``nn.Module`` at a time) train
+models ``start, ..., stop - 1`` of a ``ZooSpec`` on the same draws and return the same structure:
+the two others are the references the engine is tested and benchmarked against.
 Each model minimises its own mean cross-entropy with Adam; summing the models' losses leaves every
 model's gradient untouched, and Adam acts elementwise, so one optimiser over the stacked
 parameters is M independent optimisers.
@@ -12,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch.func import functional_call, grad, stack_module_state, vmap
 
 from earlybias.data.colored import GROUP_COLORS, paint, resolve_sigma2
 from earlybias.zoo.nets import (
@@ -26,7 +29,7 @@ from earlybias.zoo.nets import (
 )
 from earlybias.zoo.spec import ZooSpec, held_out_digits, model_data, model_rng, training_digits
 
-__all__ = ["BLOCK", "train_batched", "train_loop"]
+__all__ = ["BLOCK", "train_batched", "train_torch_func", "train_loop"]
 
 # Models per batched program: large enough to amortise each kernel launch and to keep both cores
 # busy (on 2 cores, 128 trains 10-20 % more models per second than 64, and 256 no more than 128).
@@ -217,6 +220,18 @@ def _train_block(spec: ZooSpec, indices: range):
     return from_matrices(spec, mats), {**_meta(spec, indices), **_accuracies(evaluate(), data)}
 
 
+def _blocks(spec: ZooSpec, start: int, stop: int | None, train_block):
+    """``train_block`` on each block of models ``start..stop-1``, aligned to multiples of ``BLOCK``."""
+    indices = _indices(spec, start, stop)
+    # Fixed, aligned blocks: the fused optimiser's rounding depends on a tensor's length, so the
+    # same model must always sit in the same program for chunking to leave its bits unchanged.
+    blocks = [
+        train_block(spec, range(max(k, indices.start), min(k + BLOCK, indices.stop)))
+        for k in range(indices.start - indices.start % BLOCK, indices.stop, BLOCK)
+    ]
+    return tuple({k: torch.cat([b[part][k] for b in blocks]) for k in blocks[0][part]} for part in (0, 1))
+
+
 def train_batched(spec: ZooSpec, start: int = 0, stop: int | None = None):
     """Train models ``start..stop-1`` of ``spec`` as batched programs of up to ``BLOCK`` models.
 
@@ -226,14 +241,46 @@ def train_batched(spec: ZooSpec, start: int = 0, stop: int | None = None):
     Blocks are aligned to multiples of ``BLOCK`` in the zoo, so a model is trained bit for bit the
     same whatever range it is trained in, as long as the range holds its whole block.
     """
-    indices = _indices(spec, start, stop)
-    # Fixed, aligned blocks: the fused optimiser's rounding depends on a tensor's length, so the
-    # same model must always sit in the same program for chunking to leave its bits unchanged.
-    blocks = [
-        _train_block(spec, range(max(k, indices.start), min(k + BLOCK, indices.stop)))
-        for k in range(indices.start - indices.start % BLOCK, indices.stop, BLOCK)
-    ]
-    return tuple({k: torch.cat([b[part][k] for b in blocks]) for k in blocks[0][part]} for part in (0, 1))
+    return _blocks(spec, start, stop, _train_block)
+
+
+def _torch_func_block(spec: ZooSpec, indices: range):
+    init, data = _draws(spec, indices)
+    M = len(indices)
+    modules = [make_module(spec, {k: v[m] for k, v in init.items()}) for m in range(M)]
+    params, buffers = stack_module_state(modules)
+    skeleton = make_module(spec).to("meta")  # the architecture; the numbers come from params
+
+    def logits(p, b, x):
+        return functional_call(skeleton, (p, b), (x,))
+
+    def loss(p, b, x, y):
+        return F.cross_entropy(logits(p, b, x), y)
+
+    gradients = vmap(grad(loss))  # each model's gradient of its own loss on its own batch
+    X, y = _images(data, "train"), data["y_train"]
+    models = torch.arange(M).unsqueeze(1)
+    opt = torch.optim.Adam(params.values(), lr=spec.lr, fused=True)
+    for epoch in range(spec.epochs):
+        for b in range(0, spec.n_train, spec.batch_size):
+            idx = data["order"][:, epoch, b : b + spec.batch_size]
+            for k, g in gradients(params, buffers, X[models, idx], y[models, idx]).items():
+                params[k].grad = g
+            opt.step()
+    with torch.no_grad():
+        out = {k: vmap(logits)(params, buffers, _images(data, name)) for k, name in _SETS}
+    return {k: v.detach() for k, v in params.items()}, {**_meta(spec, indices), **_accuracies(out, data)}
+
+
+def train_torch_func(spec: ZooSpec, start: int = 0, stop: int | None = None):
+    """The same models as ``train_batched``, trained as a PyTorch user would: ``torch.func`` ensembling.
+
+    The models' ``nn.Module`` parameters stacked (``stack_module_state``), every model's gradient
+    of its own mean cross-entropy by ``vmap(grad(...))`` over ``functional_call``, one Adam over
+    the stacked parameters; the same draws, batches and blocks as ``train_batched``, so the two
+    agree up to float rounding. Returns ``(params, meta)`` in its layout.
+    """
+    return _blocks(spec, start, stop, _torch_func_block)
 
 
 def train_loop(spec: ZooSpec, start: int = 0, stop: int | None = None):
@@ -256,7 +303,7 @@ def train_loop(spec: ZooSpec, start: int = 0, stop: int | None = None):
                 loss.backward()
                 opt.step()
         with torch.no_grad():
-            for k, name in (("train", "train"), ("biased", "test_biased"), ("unbiased", "test_unbiased")):
+            for k, name in _SETS:
                 logits[k].append(module(_images(data, name, m)))
         states.append({k: v.detach() for k, v in module.state_dict().items()})
     params = {k: torch.stack([s[k] for s in states]) for k in states[0]}
