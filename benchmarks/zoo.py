@@ -1,17 +1,24 @@
-"""Benchmark of the zoo engine: batched training against the naive loop over models, in one run.
+"""Benchmark of the zoo engine against what a PyTorch user would write, and the naive loop, in one run.
 
-Trains the same models of one ``ZooSpec`` both ways (``train_batched`` and ``train_loop``, same
-draws, same numbers up to float rounding), in alternating rounds so both see the same machine
-load, and times one large float32 matmul as the machine's reference speed. Last line, JSON:
+Trains the same models of one ``ZooSpec`` three ways on the same draws (same initialisation, same
+batches, same numbers up to float rounding): ``train_batched`` (the engine), ``train_torch_func``
+(``torch.func`` ensembling: ``stack_module_state`` + ``vmap(grad(...))`` + one Adam) and
+``train_loop`` (one ``nn.Module`` at a time). Rounds alternate the three, in a rotating order,
+so all see the same machine load; one large float32 matmul is timed each round as the machine's
+reference speed. Last line, JSON:
 
-    models_per_s_batched, models_per_s_loop, speedup_vs_loop (median over rounds),
-    matmul_fraction: matmul FLOP/s achieved by batched training / FLOP/s of the large matmul,
-    zoo_seconds: wall time of train_batched on --zoo-models models (the chapter's zoo size).
+    models_per_s_{batched,torch_func,loop}: median over rounds;
+    speedup_vs_torch_func, speedup_vs_loop: median of each round's ratio, with [min, max] as
+    *_range: engine models/s over the other way's, measured side by side;
+    matmul_fraction: matmul FLOP/s achieved by the engine / FLOP/s of the large matmul;
+    zoo_seconds: wall time of train_batched on --zoo-models models.
 
-Both ways run on the chapter's thread count (``EARLYBIAS_THREADS``, else every core), so the
-speed-up is the one a chapter run sees.
+All ways run on the chapter's thread count (``EARLYBIAS_THREADS``, else every core), so the
+speed-ups are the ones a chapter run sees. The default zoo is the ``weights`` chapter's: CNNs of
+width 16 (``--family mlp`` for the MLP family, width 32).
 
-Usage: python benchmarks/zoo.py [--threads N] [--family mlp] [--rounds 3] [--zoo-models 1500]
+Usage: python benchmarks/zoo.py [--family cnn|mlp] [--width W] [--threads N] [--rounds 3]
+       [--batched-models M] [--loop-models L] [--zoo-models Z]
 """
 
 from __future__ import annotations
@@ -26,11 +33,19 @@ import torch
 from earlybias.session import thread_count
 from earlybias.zoo import ZooSpec, train_batched, train_loop
 from earlybias.zoo.nets import param_shapes
+from earlybias.zoo.train import train_torch_func
+
+# Per family: width (the weights chapter's default for the CNN), models trained batched (engine
+# and torch.func), models trained one by one, models of the timed zoo.
+DEFAULTS = {
+    "cnn": dict(width=16, batched_models=256, loop_models=8, zoo_models=1024),
+    "mlp": dict(width=32, batched_models=256, loop_models=12, zoo_models=1500),
+}
 
 
 def matmul_flops_per_model(spec: ZooSpec, n_test: int) -> float:
     """Multiply-add FLOPs of one model's training and evaluation, counting matrix products and
-    convolutions only.
+    convolutions only, as the ``nn.Module`` computes them.
 
     Per layer with fan_in x fan_out weights applied at ``pos`` positions per image: forward
     2 fan_in fan_out pos; backward the same for the weight gradient and, except in the first
@@ -63,57 +78,69 @@ def timed(fn, *args):
     return time.perf_counter() - t, out
 
 
+def max_weight_diff(a: dict, b: dict, n: int) -> float:
+    return max((a[k][:n] - v[:n]).abs().max().item() for k, v in b.items())
+
+
+def mean_acc_diff(a: dict, b: dict, n: int) -> float:
+    return (a["acc_unbiased"][:n] - b["acc_unbiased"][:n]).abs().mean().item()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--threads",
         type=int,
         default=thread_count(),
-        help="torch threads for both ways (default: the chapter's, %(default)s)",
+        help="torch threads for every way (default: the chapter's, %(default)s)",
     )
-    parser.add_argument("--family", choices=["mlp", "cnn"], default="mlp")
-    parser.add_argument("--batched-models", type=int, default=256)
-    parser.add_argument(
-        "--loop-models",
-        type=int,
-        default=12,
-        help="the first models of the batched set, also trained one by one",
-    )
+    parser.add_argument("--family", choices=sorted(DEFAULTS), default="cnn")
+    parser.add_argument("--width", type=int, help="cnn: 16, mlp: 32 (the chapters' defaults)")
+    parser.add_argument("--batched-models", type=int, help="models trained by the engine and by torch.func")
+    parser.add_argument("--loop-models", type=int, help="the first of those, also trained one by one")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument(
-        "--zoo-models", type=int, default=1500, help="time train_batched on this many models (0 to skip)"
-    )
+    parser.add_argument("--zoo-models", type=int, help="time train_batched on this many models (0 to skip)")
     args = parser.parse_args()
-    if args.threads < 1 or args.loop_models > args.batched_models or args.rounds < 1:
-        parser.error("need --threads >= 1, --loop-models <= --batched-models, --rounds >= 1")
+    for k, v in DEFAULTS[args.family].items():
+        if getattr(args, k) is None:
+            setattr(args, k, v)
+    if args.threads < 1 or not 1 <= args.loop_models <= args.batched_models or args.rounds < 1:
+        parser.error("need --threads >= 1, 1 <= --loop-models <= --batched-models, --rounds >= 1")
     torch.set_num_threads(args.threads)
 
-    spec = ZooSpec(n_models=max(args.batched_models, args.zoo_models), family=args.family)
+    spec = ZooSpec(n_models=max(args.batched_models, args.zoo_models), family=args.family, width=args.width)
     n_test = 225  # pool A's held-out images, on which every model is evaluated twice
     flops = matmul_flops_per_model(spec, n_test)
-    train_batched(spec, 0, 2)  # warm up the kernels once, outside the timings
-    rates_b, rates_l, ratios, fractions, acc_diffs = [], [], [], [], []
+    ways = {
+        "batched": (train_batched, args.batched_models),
+        "torch_func": (train_torch_func, args.batched_models),
+        "loop": (train_loop, args.loop_models),
+    }
+    for fn, _ in ways.values():
+        fn(spec, 0, 2)  # warm up the kernels once, outside the timings
+    rates = {k: [] for k in ways}
+    fractions, diffs = [], {"weight_torch_func": [], "weight_loop": [], "acc_torch_func": [], "acc_loop": []}
+    names = list(ways)
     for r in range(args.rounds):
         reference = matmul_flops_per_s()
-        t_b, (params_b, meta_b) = timed(train_batched, spec, 0, args.batched_models)
-        t_l, (params_l, meta_l) = timed(train_loop, spec, 0, args.loop_models)
-        rates_b.append(args.batched_models / t_b)
-        rates_l.append(args.loop_models / t_l)
-        ratios.append(rates_b[-1] / rates_l[-1])
-        fractions.append(flops * rates_b[-1] / reference)
-        # Same models both ways: weights agree up to float rounding (which Adam's normalised steps
+        out = {}
+        for name in names[r % 3 :] + names[: r % 3]:  # rotate who goes first
+            fn, n = ways[name]
+            seconds, out[name] = timed(fn, spec, 0, n)
+            rates[name].append(n / seconds)
+        fractions.append(flops * rates["batched"][-1] / reference)
+        # Same models every way: weights agree up to float rounding (which Adam's normalised steps
         # carry a little further over a run), so their test accuracies agree.
-        weight_diff = max(
-            (params_b[k][: args.loop_models] - v).abs().max().item() for k, v in params_l.items()
-        )
-        acc_diffs.append(
-            (meta_b["acc_unbiased"][: args.loop_models] - meta_l["acc_unbiased"]).abs().mean().item()
-        )
+        for other, n in (("torch_func", args.batched_models), ("loop", args.loop_models)):
+            diffs[f"weight_{other}"].append(max_weight_diff(out["batched"][0], out[other][0], n))
+            diffs[f"acc_{other}"].append(mean_acc_diff(out["batched"][1], out[other][1], n))
         print(
-            f"round {r + 1}: batched {rates_b[-1]:.1f} models/s, loop {rates_l[-1]:.2f} models/s, "
-            f"speed-up {ratios[-1]:.1f}x, matmul reference {reference / 1e9:.1f} GFLOP/s, "
-            f"batched {flops * rates_b[-1] / 1e9:.1f} GFLOP/s, max |weight difference| "
-            f"{weight_diff:.1e}",
+            f"round {r + 1}: models/s batched {rates['batched'][-1]:.1f}, torch.func "
+            f"{rates['torch_func'][-1]:.1f}, loop {rates['loop'][-1]:.2f}; speed-up vs torch.func "
+            f"{rates['batched'][-1] / rates['torch_func'][-1]:.2f}x, vs loop "
+            f"{rates['batched'][-1] / rates['loop'][-1]:.1f}x; matmul reference {reference / 1e9:.1f} "
+            f"GFLOP/s, batched {flops * rates['batched'][-1] / 1e9:.1f} GFLOP/s; max |weight difference| "
+            f"torch.func {diffs['weight_torch_func'][-1]:.1e}, loop {diffs['weight_loop'][-1]:.1e}",
             flush=True,
         )
 
@@ -124,18 +151,36 @@ def main() -> None:
             f"{args.zoo_models} {args.family} models trained and evaluated in {zoo_seconds:.1f} s", flush=True
         )
 
+    def ratio(other: str) -> list[float]:
+        return [b / o for b, o in zip(rates["batched"], rates[other])]
+
+    def spread(values: list[float], digits: int) -> list[float]:
+        return [round(min(values), digits), round(max(values), digits)]
+
     print(
         json.dumps(
             {
-                "models_per_s_batched": round(statistics.median(rates_b), 2),
-                "models_per_s_loop": round(statistics.median(rates_l), 3),
-                "speedup_vs_loop": round(statistics.median(ratios), 2),
+                "models_per_s_batched": round(statistics.median(rates["batched"]), 2),
+                "models_per_s_torch_func": round(statistics.median(rates["torch_func"]), 2),
+                "models_per_s_loop": round(statistics.median(rates["loop"]), 3),
+                "speedup_vs_torch_func": round(statistics.median(ratio("torch_func")), 2),
+                "speedup_vs_torch_func_range": spread(ratio("torch_func"), 2),
+                "speedup_vs_loop": round(statistics.median(ratio("loop")), 2),
+                "speedup_vs_loop_range": spread(ratio("loop"), 2),
                 "matmul_fraction": round(statistics.median(fractions), 3),
-                "mean_abs_unbiased_acc_diff_batched_vs_loop": round(max(acc_diffs), 4),
+                "matmul_fraction_range": spread(fractions, 3),
+                "max_weight_diff_vs_torch_func": float(f"{max(diffs['weight_torch_func']):.2e}"),
+                "max_weight_diff_vs_loop": float(f"{max(diffs['weight_loop']):.2e}"),
+                "mean_abs_unbiased_acc_diff_vs_torch_func": round(max(diffs["acc_torch_func"]), 4),
+                "mean_abs_unbiased_acc_diff_vs_loop": round(max(diffs["acc_loop"]), 4),
                 "zoo_models": args.zoo_models,
                 "zoo_seconds": None if zoo_seconds is None else round(zoo_seconds, 2),
                 "family": args.family,
+                "width": args.width,
                 "threads": args.threads,
+                "rounds": args.rounds,
+                "batched_models": args.batched_models,
+                "loop_models": args.loop_models,
                 "epochs": spec.epochs,
                 "n_train": spec.n_train,
                 "batch_size": spec.batch_size,
