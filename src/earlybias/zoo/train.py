@@ -171,8 +171,10 @@ def _cnn_program(spec: ZooSpec, mats: dict, data: dict):
         with torch.no_grad():
             images = samples.T  # (b, M): BatchedCNN orders images (image, network)
             logits = net.forward(mats, tables["train"], digit_rows[images], mix_train[images])
-            # Gradient of each model's mean cross-entropy: (softmax - one-hot) / b.
-            d = torch.softmax(logits, -1)
+            # Gradient of each model's mean cross-entropy: (softmax - one-hot) / b. (Softmax by
+            # hand: torch.softmax over a last dimension of 10 is five times slower.)
+            d = torch.sub(logits, logits.amax(-1, keepdim=True)).exp_()
+            d /= d.sum(-1, keepdim=True)
             d.scatter_add_(2, y[samples].unsqueeze(-1), torch.full((*samples.shape, 1), -1.0))
             d /= samples.shape[1]
             net.backward(mats, {k: v.grad for k, v in mats.items()}, d)
