@@ -203,16 +203,18 @@ class BatchedCNN:
         torch.bmm(cols, filters.transpose(0, 1).reshape(N, 9 * J, c1), out=y1.view(N, 64, c1))
         p1 = self.p1[:N]
         _pool(_nchw(y1), _nchw(p1), _nchw(self.i1[:N]))
+        # Elementwise work where the memory is contiguous, then a plain copy into the next
+        # layer's layout: an elementwise op that reads a permuted tensor is several times slower.
+        p1 = p1.view(n, M, 16, c1).add_(mats["conv1.bias"].unsqueeze(1)).relu_()
         h1_cl = self.h1_cl[:n]
-        torch.add(
-            p1.view(n, M, 4, 4, c1).permute(0, 2, 3, 1, 4), mats["conv1.bias"], out=h1_cl.view(n, 4, 4, M, c1)
-        ).relu_()
+        h1_cl.view(n, 16, M, c1).copy_(p1.transpose(1, 2))
         w2 = mats["conv2.weight"].flatten(0, 1)
         self.y2 = F.conv2d(_nchw(h1_cl), w2, None, padding=1, groups=M)
         p2 = self.p2[:n]
         _pool(self.y2, _nchw(p2), _nchw(self.i2[:n]))
+        p2 = p2.view(n, 4, M, c2).add_(mats["conv2.bias"]).relu_()
         h2 = self.h2[:n]
-        torch.add(p2.view(n, 4, M, c2).permute(0, 2, 3, 1), mats["conv2.bias"].unsqueeze(-1), out=h2).relu_()
+        h2.copy_(p2.permute(0, 2, 3, 1))
         self.flat = h2.view(n, M, 4 * c2).transpose(0, 1)
         self.logits = torch.baddbmm(mats["fc.bias"], self.flat, mats["fc.weight"])
         return self.logits
@@ -223,16 +225,15 @@ class BatchedCNN:
         N = n * M
         torch.bmm(self.flat.transpose(1, 2), dlogits, out=grads["fc.weight"])
         torch.sum(dlogits, 1, keepdim=True, out=grads["fc.bias"])
-        # Through relu (threshold_backward: one pass, no mask tensor) into the pool's layout.
+        # Through relu in place (threshold_backward: one pass, no mask tensor), then into the
+        # pool's layout.
         dh2 = torch.bmm(dlogits, mats["fc.weight"].transpose(1, 2)).view(M, n, c2, 4)
-        dp2 = self.dp2[:n].view(n, 4, M, c2)
-        _relu_backward(dh2.permute(1, 3, 0, 2), self.h2[:n].permute(0, 3, 1, 2), dp2)
-        torch.sum(dp2, (0, 1), out=grads["conv2.bias"])
+        _relu_backward(dh2, self.h2[:n].transpose(0, 1), dh2)
+        torch.sum(dh2, (1, 3), out=grads["conv2.bias"])
+        self.dp2[:n].view(n, 4, M, c2).copy_(dh2.permute(1, 3, 0, 2))
         dy2_cl = self.dy2_cl[:n]
         _unpool(_nchw(self.dp2[:n]), self.y2, _nchw(self.i2[:n]), _nchw(dy2_cl))
-        # conv2's backward on NCHW (oneDNN's fastest there), its two parts apart (faster than
-        # together): the input's gradient is the convolution of dy2 with the filters transposed
-        # and flipped, the weights' gradient oneDNN's own.
+        # conv2's backward on NCHW tensors, where oneDNN is fastest.
         dy2, h1 = self.dy2[:n], self.h1[:n]
         dy2.copy_(_nchw(dy2_cl))
         h1.copy_(_nchw(self.h1_cl[:n]))
@@ -240,11 +241,11 @@ class BatchedCNN:
         dh1, dw2, _ = torch.ops.aten.convolution_backward(
             dy2, h1, w2.flatten(0, 1), None, [1, 1], [1, 1], [1, 1], False, [0, 0], M, [True, True, False]
         )
-        dh1 = dh1.view(n, M, c1, 16)
         grads["conv2.weight"].copy_(dw2.view_as(grads["conv2.weight"]))
-        dp1 = self.dp1[:N].view(n, M, 16, c1)
-        _relu_backward(dh1.transpose(2, 3), self.h1_cl[:n].view(n, 16, M, c1).transpose(1, 2), dp1)
-        torch.sum(dp1, (0, 2), out=grads["conv1.bias"])
+        dh1 = dh1.view(n, M, c1, 16)
+        _relu_backward(dh1, h1.view(n, M, c1, 16), dh1)
+        torch.sum(dh1, (0, 3), out=grads["conv1.bias"])
+        self.dp1[:N].view(n, M, 16, c1).copy_(dh1.transpose(2, 3))
         dy1 = self.dy1[:N]
         _unpool(_nchw(self.dp1[:N]), _nchw(self.y1[:N]), _nchw(self.i1[:N]), _nchw(dy1))
         dfilters = torch.bmm(self.cols[:N].transpose(1, 2), dy1.view(N, 64, c1), out=self.dfilters[:N])
