@@ -51,7 +51,7 @@ def test_batched_forward_is_each_module_on_its_own_inputs(family):
     spec = ZooSpec(n_models=5, family=family, width=8, **TINY)
     init, _ = _draws(spec, range(5))
     _assert_same(from_matrices(spec, to_matrices(init)), init)
-    x = torch.rand(5, 7, 192)
+    x = torch.rand(5, 70, 192)  # more images than one call of the CNN's buffers holds
     logits = forward(spec, to_matrices(init), x)
     for m in range(5):
         module = make_module(spec, {k: v[m] for k, v in init.items()})

@@ -2,10 +2,13 @@
 as ordinary ``torch.nn`` modules (the reference that the batched code must reproduce).
 
 Parameters are named and shaped as in the modules' ``state_dict`` (``fc1.weight`` of shape
-(width, 192), ...), with a leading model dimension M. The batched linear layers are batched
-matrix products (``torch.baddbmm``) on a transposed copy of their weights (``to_matrices``); the
-batched convolutions are one grouped convolution over all M networks (``groups=M``), so a
-training step of the whole zoo is a handful of large kernels.
+(width, 192), ...), with a leading model dimension M, and converted by ``to_matrices`` into the
+layouts the batched layers use. The batched MLP is two batched matrix products
+(``torch.baddbmm``), differentiated by autograd. The batched CNN (``BatchedCNN``) writes its
+forward and backward passes out by hand into buffers allocated once: per-image first-layer
+filters on the digits' patches, channels-last pools, and the second convolution as one grouped
+convolution over all M networks (``groups=M``), so a training step of the whole zoo is a
+handful of large kernels.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ __all__ = [
     "to_matrices",
     "from_matrices",
     "forward",
+    "patches",
+    "BatchedCNN",
     "MLP",
     "CNN",
     "make_module",
@@ -123,8 +128,15 @@ def forward(spec: ZooSpec, mats: dict[str, torch.Tensor], x: torch.Tensor) -> to
     table = patches(x.reshape(M * n, 3, 64))
     rows = torch.arange(M * n).reshape(M, n).T  # image b of model m is row m n + b
     mix = torch.eye(3).expand(n, M, 3, 3)
+    chunk = min(n, _CHUNK)
+    net = BatchedCNN(M, spec.width, 3, chunk)
     with torch.no_grad():
-        return BatchedCNN(M, spec.width, 3, n).forward(mats, table, rows, mix).clone()
+        return torch.cat(
+            [net.forward(mats, table, rows[s : s + chunk], mix[s : s + chunk]) for s in range(0, n, chunk)], 1
+        )
+
+
+_CHUNK = 64  # images per network and call of ``forward``: bounds the CNN's buffers
 
 
 def _pool(x, out, indices):
@@ -188,11 +200,13 @@ class BatchedCNN:
     def forward(self, mats, table, rows, mix) -> torch.Tensor:
         """Logits (M, n, 10) of images ``table[rows]`` (rows (n, M)) mixed by ``mix`` (n, M, J, 3).
 
-        ``table``: patches (``patches``) of the planes of all images. Call under ``no_grad``.
-        The result is a view of a buffer that the next call overwrites.
+        ``table``: patches (``patches``) of the planes of all images; n <= ``max_batch``.
+        Call under ``no_grad``; ``backward`` then gives the gradients of this call.
         """
         M, c1, c2, J = self.M, self.c1, self.c2, self.J
         n = len(rows)
+        if not 1 <= n <= len(self.h1):
+            raise ValueError(f"rows must hold 1 to max_batch={len(self.h1)} images per network, got {n}")
         N = n * M
         self.n, self.mix = n, mix
         cols = torch.index_select(table, 0, rows.reshape(-1), out=self.cols[:N])
