@@ -8,8 +8,8 @@ color, texture, size, horizontal position, background and outline. Each is drawn
 ``(source, target, strength, mapping)`` sets, with probability ``strength``, the target factor to
 ``mapping[source value]`` (source values absent from the mapping leave the target alone). This one
 mechanism gives the pruning chapter its protected attributes (``protected_couplings``: light
-backgrounds carry stripes, large objects are red) and the diffusion chapter its correlated
-factors (``Coupling("shape", "color", rho, ...)``).
+backgrounds carry stripes and circles, large objects are red and on the left) and the diffusion
+chapter its correlated factors (``Coupling("shape", "color", rho, ...)``).
 
 From the factors follow about a dozen **binary attributes** (``ATTRIBUTES``) with a spread of
 base rates, three of them rare (under 10 %), and two **protected** ones (``PROTECTED``).
@@ -125,11 +125,15 @@ class Coupling:
 
 
 def protected_couplings(strength: float) -> tuple[Coupling, ...]:
-    """The pruning chapter's correlations of the protected attributes with targets: light
-    backgrounds carry stripes and large objects are red, each with probability ``strength``."""
+    """The pruning chapter's correlations of the protected attributes with targets, each with
+    probability ``strength``: light backgrounds carry stripes and circles, large objects are red
+    and on the left. Several targets per protected attribute, so that bias amplification is
+    defined for enough (target, protected) pairs to rank attributes."""
     return (
         Coupling("background", "texture", strength, {"light": "striped"}),
+        Coupling("background", "shape", strength / 2, {"light": "circle"}),
         Coupling("size", "color", strength, {"large": "red"}),
+        Coupling("size", "position", strength / 2, {"large": "left"}),
     )
 
 

@@ -1,0 +1,356 @@
+"""From the models' outputs (``outputs.npz``) to the chapter's tables, headline metrics and claims.
+
+Everything here reads an ``Outputs`` alone, so anyone holding a run's ``outputs.npz`` recomputes
+the chapter's numbers. The metrics themselves are ``earlybias.pruning.metrics`` (the paper's code);
+this module applies them over sparsities, seeds and attributes.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from scipy.stats import spearmanr
+
+from earlybias.claims import Experiment, above, at_least, below
+from earlybias.pruning import metrics as M
+from earlybias.pruning.experiment import Outputs
+
+__all__ = [
+    "PAPER",
+    "MODERATE",
+    "bias_table",
+    "per_model",
+    "per_attribute",
+    "threshold_fix",
+    "susceptibility",
+    "analyse",
+]
+
+PAPER = "Iofinova, Peste, Alistarh, Bias in Pruned Vision Models (CVPR 2023)"
+#: Sparsities the paper calls harmless (under 10 % of weights left ... at 80 and 90 %).
+MODERATE = (0.8, 0.9)
+#: Dense-model uncertainty margin: |sigma(z) - 1/2| < 0.4 (the paper's code, compute_errors).
+MARGIN = 0.4
+
+
+def _preds(logits, thresholds=None):
+    return (logits > (0.0 if thresholds is None else thresholds)).astype(np.int64)
+
+
+def bias_table(o: Outputs, thresholds=None) -> np.ndarray:
+    """Bias amplification (S, seeds, A, P) of every target attribute with respect to every
+    protected one (``metrics.bias_amplification``, the paper's filters; NaN where skipped).
+    ``thresholds`` (S, seeds, A): per-model decision thresholds (default 0 on the logits)."""
+    S, n = o.test_logits.shape[:2]
+    out = np.full((S, n, o.test_labels.shape[1], len(o.protected)), np.nan)
+    for s in range(S):
+        for i in range(n):
+            preds = _preds(o.test_logits[s, i], None if thresholds is None else thresholds[s, i])
+            for j, p in enumerate(o.protected):
+                out[s, i, :, j] = M.bias_amplification(o.test_labels, preds, o.train_labels, int(p))
+    return out
+
+
+def _valid_pairs(ba: np.ndarray) -> np.ndarray:
+    """(A, P) pairs that pass the paper's filters (they depend on the labels alone, so they are
+    the same for every model; a model that predicts no positive leaves a NaN, dropped by nanmean)."""
+    return np.isfinite(ba).any(axis=(0, 1))
+
+
+def ba_mean(ba: np.ndarray) -> np.ndarray:
+    """Mean BA over the valid (target, protected) pairs, per model (S, seeds)."""
+    valid = _valid_pairs(ba)
+    return np.nanmean(ba[:, :, valid], axis=2)
+
+
+def per_model(o: Outputs) -> pd.DataFrame:
+    """One row per model (sparsity, seed): accuracy, BA, uncertain share, interdependence, ECE,
+    under-prediction of rare attributes, each averaged over attributes."""
+    ba = ba_mean(bias_table(o))
+    train_rate, test_rate = o.train_labels.mean(0), o.test_labels.mean(0)
+    rare = np.minimum(train_rate, 1 - train_rate) < 0.1
+    rows = []
+    for s, sparsity in enumerate(o.sparsities):
+        for i in range(o.test_logits.shape[1]):
+            z = o.test_logits[s, i]
+            p = _preds(z)
+            rows.append(
+                {
+                    "sparsity": float(sparsity),
+                    "seed": i,
+                    "accuracy": M.accuracy(p, o.test_labels).mean(),
+                    "bias_amplification": ba[s, i],
+                    "uncertain_share": M.uncertainty(z, MARGIN).mean(),
+                    "interdependence": M.interdependence(p).mean(),
+                    "calibration_error": M.calibration_error(z, o.test_labels).mean(),
+                    "rare_predicted_ratio": M.rare_underprediction(p, test_rate, train_rate)[rare].mean(),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def per_attribute(o: Outputs) -> pd.DataFrame:
+    """One row per (sparsity, seed, attribute): accuracy, uncertain share, interdependence and
+    BA averaged over the protected attributes it is a valid target of (NaN if none)."""
+    ba = bias_table(o)
+    valid = _valid_pairs(ba)
+    rows = []
+    for s, sparsity in enumerate(o.sparsities):
+        for i in range(o.test_logits.shape[1]):
+            z = o.test_logits[s, i]
+            p = _preds(z)
+            acc, unc, inter = M.accuracy(p, o.test_labels), M.uncertainty(z, MARGIN), M.interdependence(p)
+            for a, name in enumerate(o.attributes):
+                b = ba[s, i, a, valid[a]]
+                rows.append(
+                    {
+                        "sparsity": float(sparsity),
+                        "seed": i,
+                        "attribute": str(name),
+                        "accuracy": acc[a],
+                        "uncertain_share": unc[a],
+                        "interdependence": inter[a],
+                        "bias_amplification": np.nanmean(b) if b.size and np.isfinite(b).any() else np.nan,
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def recalibrated(o: Outputs) -> np.ndarray:
+    """Per-model thresholds (S, seeds, A) re-calibrated on the validation split
+    (``metrics.recalibrated_thresholds``)."""
+    S, n = o.val_logits.shape[:2]
+    return np.stack(
+        [
+            np.stack([M.recalibrated_thresholds(o.val_logits[s, i], o.val_labels) for i in range(n)])
+            for s in range(S)
+        ]
+    )
+
+
+def threshold_fix(o: Outputs) -> pd.DataFrame:
+    """Mean BA per (sparsity, seed) at threshold 0 and with re-calibrated thresholds."""
+    plain, fixed = ba_mean(bias_table(o)), ba_mean(bias_table(o, recalibrated(o)))
+    S, n = plain.shape
+    return pd.DataFrame(
+        {
+            "sparsity": np.repeat(o.sparsities, n),
+            "seed": np.tile(np.arange(n), S),
+            "threshold 0": plain.ravel(),
+            "re-calibrated": fixed.ravel(),
+        }
+    )
+
+
+def susceptibility(o: Outputs, level: int = -1) -> dict[str, np.ndarray]:
+    """Which (image, attribute) cells the dense model flags, and where pruning adds errors.
+
+    ``flagged`` (seeds, N, A): the dense model of that seed is uncertain (|sigma - 1/2| < 0.4)
+    or wrong; ``added`` (seeds, N, A): the model at sparsity index ``level`` is wrong where its
+    dense model was right (the errors that pruning adds)."""
+    dense, sparse = o.test_logits[0], o.test_logits[level]
+    wrong_dense = _preds(dense) != o.test_labels
+    flagged = (np.abs(M.sigmoid(dense) - 0.5) < MARGIN) | wrong_dense
+    added = (_preds(sparse) != o.test_labels) & ~wrong_dense
+    return {"flagged": flagged, "added": added}
+
+
+def enrichment(flagged: np.ndarray, added: np.ndarray) -> float:
+    """Share of the added errors in flagged cells over the share of flagged cells (1: no better
+    than chance; NaN without added errors)."""
+    if added.sum() == 0 or flagged.mean() == 0:
+        return float("nan")
+    return float(added[flagged].sum() / added.sum() / flagged.mean())
+
+
+def _sd_diff(a: np.ndarray, b: np.ndarray) -> float:
+    """Seed standard deviation of the difference of two seed means' draws: sqrt(var a + var b)."""
+    if len(a) < 2:
+        return float("nan")
+    return float(math.sqrt(np.var(a, ddof=1) + np.var(b, ddof=1)))
+
+
+def _in_2sd(diff: float, sd: float) -> float:
+    """A change in units of 2 seed SDs; with no spread at all, 0 for no change and +-inf else."""
+    if sd > 0:
+        return diff / (2 * sd)
+    return 0.0 if diff == 0 else math.copysign(math.inf, diff)
+
+
+def _or_zero(x: float) -> float:
+    """A correlation or enrichment that cannot be measured (no variation, no added errors) is no
+    evidence for the finding: 0."""
+    return 0.0 if not np.isfinite(x) else float(x)
+
+
+def _index(o: Outputs, sparsity: float) -> int | None:
+    hits = np.flatnonzero(np.isclose(o.sparsities, sparsity))
+    return int(hits[0]) if hits.size else None
+
+
+def _rank_corr(x: np.ndarray, y: np.ndarray) -> float:
+    ok = np.isfinite(x) & np.isfinite(y)
+    if ok.sum() < 3 or np.ptp(x[ok]) == 0 or np.ptp(y[ok]) == 0:
+        return float("nan")
+    return float(spearmanr(x[ok], y[ok]).statistic)
+
+
+def analyse(o: Outputs) -> Experiment:
+    """The chapter's headline metrics, the tables behind its figures, and its eight claims."""
+    models = per_model(o)
+    attrs = per_attribute(o)
+    fix = threshold_fix(o)
+    top = float(o.sparsities[-1])
+
+    def col(name, s):
+        return models.loc[np.isclose(models.sparsity, s), name].to_numpy()
+
+    acc_d, ba_d = col("accuracy", 0.0), col("bias_amplification", 0.0)
+    acc_t, ba_t = col("accuracy", top), col("bias_amplification", top)
+    i90 = _index(o, 0.9)
+    m = {
+        "dense_acc": acc_d.mean(),
+        "acc_drop_max": acc_d.mean() - acc_t.mean(),
+        "ba_change_max": ba_t.mean() - ba_d.mean(),
+        "ba_sd_dense": np.std(ba_d, ddof=1) if len(ba_d) > 1 else float("nan"),
+        "acc_drop_90": acc_d.mean() - col("accuracy", 0.9).mean() if i90 is not None else float("nan"),
+        "ba_change_90": col("bias_amplification", 0.9).mean() - ba_d.mean()
+        if i90 is not None
+        else float("nan"),
+    }
+    unc_d, unc_t = col("uncertain_share", 0.0), col("uncertain_share", top)
+    m["uncertainty_ratio_max"] = unc_t.mean() / unc_d.mean() if unc_d.mean() > 0 else float("inf")
+    int_d, int_t = col("interdependence", 0.0), col("interdependence", top)
+    m["interdependence_change_max"] = int_t.mean() - int_d.mean()
+
+    # Per attribute: growth from dense to the top sparsity (mean over seeds).
+    by = attrs.groupby(["sparsity", "attribute"], sort=False).mean(numeric_only=True)
+    dense_a, top_a = by.loc[0.0], by.loc[top]
+    growth = pd.DataFrame(
+        {
+            "ba_growth": top_a.bias_amplification - dense_a.bias_amplification,
+            "interdependence_growth": top_a.interdependence - dense_a.interdependence,
+            "uncertainty_growth": top_a.uncertain_share - dense_a.uncertain_share,
+            "dense_uncertain_share": dense_a.uncertain_share,
+            "dense_accuracy": dense_a.accuracy,
+        }
+    )
+    m["interdependence_bias_corr"] = _rank_corr(
+        growth.interdependence_growth.to_numpy(), growth.ba_growth.to_numpy()
+    )
+    m["uncertainty_bias_corr"] = _rank_corr(growth.uncertainty_growth.to_numpy(), growth.ba_growth.to_numpy())
+    m["attribute_rank_corr"] = _rank_corr(
+        growth.dense_uncertain_share.to_numpy(), growth.ba_growth.to_numpy()
+    )
+
+    fixed_t = fix.loc[np.isclose(fix.sparsity, top), "re-calibrated"].to_numpy()
+    increase = ba_t.mean() - ba_d.mean()
+    m["ba_recalibrated_max"] = fixed_t.mean()
+    # No increase to remove: nothing was fixed (0), so the claim cannot pass on a run with no effect.
+    m["threshold_fix_share"] = (ba_t.mean() - fixed_t.mean()) / increase if increase > 0 else 0.0
+
+    sus = susceptibility(o)
+    m["susceptible_share"] = sus["flagged"].mean()
+    m["susceptible_error_enrichment"] = enrichment(sus["flagged"], sus["added"])
+
+    claims = []
+    # 1. harmless-moderate
+    worst, moderate = 0.0, [s for s in MODERATE if _index(o, s) is not None]
+    for s in moderate:
+        da = abs(acc_d.mean() - col("accuracy", s).mean())
+        ba_s = col("bias_amplification", s)
+        db = abs(ba_s.mean() - ba_d.mean())
+        worst = max(worst, da / 0.01, abs(_in_2sd(db, _sd_diff(ba_d, ba_s))))
+    m["moderate_worst_tolerance_share"] = worst if moderate else float("nan")
+    if moderate:
+        claims.append(
+            below(
+                "harmless-moderate",
+                PAPER,
+                "At 80 % and 90 % sparsity mean accuracy stays within 1 point of the dense model's and mean "
+                "bias amplification within 2 seed standard deviations (of the difference); measured: the "
+                "largest of |accuracy change| / 1 point and |BA change| / 2 SD",
+                worst,
+                1.0,
+            )
+        )
+    # 2. harmful-extreme
+    acc_z = _in_2sd(acc_d.mean() - acc_t.mean(), _sd_diff(acc_d, acc_t))
+    ba_z = _in_2sd(increase, _sd_diff(ba_d, ba_t))
+    m["acc_drop_max_in_2sd"], m["ba_change_max_in_2sd"] = acc_z, ba_z
+    claims.append(
+        above(
+            "harmful-extreme",
+            PAPER,
+            f"At the top sparsity ({top:.1%}) accuracy falls and bias amplification grows, each by more "
+            "than 2 seed standard deviations; measured: the smaller of the two changes in units of 2 SD",
+            min(acc_z, ba_z),
+            1.0,
+        )
+    )
+    claims.append(
+        at_least(
+            "uncertainty-grows",
+            PAPER,
+            "The share of uncertain outputs (|sigmoid - 1/2| < 0.4) at the top sparsity is at least "
+            "1.5 times the dense model's",
+            m["uncertainty_ratio_max"],
+            1.5,
+        )
+    )
+    int_z = _in_2sd(m["interdependence_change_max"], _sd_diff(int_d, int_t))
+    m["interdependence_change_max_in_2sd"] = int_z
+    claims.append(
+        above(
+            "interdependence-grows",
+            PAPER,
+            "Interdependence (R^2 of each attribute's predictions on the others') at the top sparsity "
+            "exceeds the dense model's by more than 2 seed standard deviations; measured in units of 2 SD",
+            int_z,
+            1.0,
+        )
+    )
+    claims.append(
+        above(
+            "interdependence-links-bias",
+            PAPER,
+            "Across attributes, the growth of interdependence ranks with the growth of bias "
+            "amplification (Spearman correlation above 0.3)",
+            _or_zero(m["interdependence_bias_corr"]),
+            0.3,
+        )
+    )
+    claims.append(
+        at_least(
+            "threshold-fix",
+            PAPER,
+            "Re-calibrated thresholds remove at least 30 % of the top sparsity's increase in bias "
+            "amplification",
+            m["threshold_fix_share"],
+            0.3,
+        )
+    )
+    claims.append(
+        at_least(
+            "dense-predicts-samples",
+            PAPER,
+            "Cells (image, attribute) that the dense model is uncertain about or gets wrong take at least "
+            "3 times their share of the errors pruning adds at the top sparsity",
+            _or_zero(m["susceptible_error_enrichment"]),
+            3.0,
+        )
+    )
+    claims.append(
+        above(
+            "dense-predicts-attributes",
+            PAPER,
+            "Across attributes, the dense model's uncertain share ranks with the growth of bias "
+            "amplification under pruning (Spearman correlation above 0.3)",
+            _or_zero(m["attribute_rank_corr"]),
+            0.3,
+        )
+    )
+    data = {"models": models, "attributes": attrs, "growth": growth.reset_index(), "threshold_fix": fix}
+    return Experiment({k: float(v) for k, v in m.items()}, data, claims)

@@ -1,0 +1,142 @@
+"""The chapter's claims: each fails on outputs where its finding is false, and the outputs file
+alone recomputes the chapter's bias amplification."""
+
+import numpy as np
+import pytest
+
+from earlybias.pruning import analysis, metrics
+from earlybias.pruning.experiment import Outputs, load_outputs, save_outputs
+
+SPARSITIES = np.array([0.0, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995])
+A, N, SEEDS = 6, 1500, 3
+
+
+def _world(seed=0):
+    """Labels with two protected columns (4, 5) correlated with targets 0 and 1."""
+    rng = np.random.default_rng(seed)
+
+    def draw(n):
+        y = (rng.random((n, A)) < [0.3, 0.25, 0.4, 0.08, 0.5, 0.4]).astype(np.int64)
+        y[:, 0] = np.where(rng.random(n) < 0.5, y[:, 4], y[:, 0])
+        y[:, 1] = np.where(rng.random(n) < 0.5, y[:, 5], y[:, 1])
+        return y
+
+    return draw(4000), draw(N // 2), draw(N), rng
+
+
+def _dense_logits(labels, rng, quality=2.5):
+    return (2 * labels - 1) * quality + rng.normal(0, 1.0, labels.shape)
+
+
+def _outputs(change, seed=0):
+    """Outputs whose logits at sparsity index s are ``change(s, dense logits, labels, rng)``."""
+    train, val, test, rng = _world(seed)
+    dense_t = np.stack([_dense_logits(test, rng) for _ in range(SEEDS)])
+    dense_v = np.stack([_dense_logits(val, rng) for _ in range(SEEDS)])
+    tl = np.stack([change(s, dense_t, test, rng) for s in range(len(SPARSITIES))])
+    vl = np.stack([change(s, dense_v, val, rng) for s in range(len(SPARSITIES))])
+    return Outputs(
+        SPARSITIES,
+        tl,
+        vl,
+        test,
+        val,
+        train,
+        np.array([f"a{i}" for i in range(A)]),
+        np.array([4, 5]),
+        np.ones((len(SPARSITIES), SEEDS)),
+    )
+
+
+def _unchanged(s, dense, labels, rng):
+    return dense.copy()
+
+
+def _claims(o):
+    return {c.id: c for c in analysis.analyse(o).claims}
+
+
+def test_every_claim_fails_when_pruning_changes_nothing():
+    claims = _claims(_outputs(_unchanged))
+    assert set(claims) == {
+        "harmless-moderate",
+        "harmful-extreme",
+        "uncertainty-grows",
+        "interdependence-grows",
+        "interdependence-links-bias",
+        "threshold-fix",
+        "dense-predicts-samples",
+        "dense-predicts-attributes",
+    }
+    for name, claim in claims.items():
+        if name != "harmless-moderate":  # nothing changed: harmless, rightly
+            assert not claim.passed, name
+    assert claims["harmless-moderate"].passed
+
+
+def test_harmless_moderate_fails_when_moderate_sparsity_hurts():
+    def hurt(s, dense, labels, rng):
+        out = dense.copy()
+        if s in (1, 2):  # 80 and 90 %: flip a fifth of the decisions
+            flip = rng.random(out.shape) < 0.2
+            out[flip] = -out[flip]
+        return out
+
+    assert not _claims(_outputs(hurt))["harmless-moderate"].passed
+
+
+def _shortcut(s, dense, labels, rng):
+    """At high sparsity, targets 0 and 1 are predicted from their protected attributes (a
+    shortcut) with logits shrunk towards the threshold: bias, uncertainty and interdependence
+    all grow, and the errors fall where the dense model was unsure."""
+    out = dense.copy()
+    strength = {4: 0.3, 5: 0.6, 6: 0.9}.get(s, 0.0)
+    if strength:
+        for a, p in ((0, 4), (1, 5)):
+            shortcut = (2 * labels[:, p] - 1) * 2.0
+            out[:, :, a] = (1 - strength) * out[:, :, a] + strength * shortcut
+        out = out * (1 - 0.5 * strength) + rng.normal(0, 0.05, out.shape)
+    return out
+
+
+def test_claims_that_can_pass_do_on_a_shortcut_world():
+    claims = _claims(_outputs(_shortcut))
+    for name in ("harmful-extreme", "uncertainty-grows", "interdependence-grows", "harmless-moderate"):
+        assert claims[name].passed, (name, claims[name].measured)
+
+
+def test_sample_enrichment_counts_added_errors_in_flagged_cells():
+    flagged = np.zeros((1, 10, 1), bool)
+    flagged[0, :2] = True
+    added = np.zeros_like(flagged)
+    added[0, :2] = True
+    assert analysis.enrichment(flagged, added) == pytest.approx(5.0)  # all errors in 20 % of cells
+    added[0, 2:4] = True
+    assert analysis.enrichment(flagged, added) == pytest.approx(2.5)
+
+
+def test_outputs_file_alone_recomputes_bias_amplification(tmp_path):
+    o = _outputs(_shortcut, seed=3)
+    save_outputs(o, tmp_path / "outputs.npz")
+    z = np.load(tmp_path / "outputs.npz")
+    # Independent of the chapter's code paths: the paper's metric, pair filter, plain means.
+    ba = np.array(
+        [
+            [
+                [
+                    metrics.bias_amplification(
+                        z["test_labels"], (z["test_logits"][s, i] > 0) * 1, z["train_labels"], p
+                    )
+                    for p in z["protected"]
+                ]
+                for i in range(z["test_logits"].shape[1])
+            ]
+            for s in range(len(z["sparsities"]))
+        ]
+    )  # (S, seeds, P, A)
+    valid = np.isfinite(ba).any(axis=(0, 1))
+    per_model = np.nanmean(ba[:, :, valid], axis=2)
+    expected = per_model[-1].mean() - per_model[0].mean()
+    got = analysis.analyse(load_outputs(tmp_path / "outputs.npz")).metrics["ba_change_max"]
+    assert got == pytest.approx(expected)
+    assert z["sparsities"][0] == 0.0 and z["test_logits"].shape[:2] == (len(SPARSITIES), SEEDS)
