@@ -50,11 +50,11 @@ class Setup:
     n_seeds: int = 3
     sparsities: tuple[float, ...] = (0.8, 0.9, 0.95, 0.98, 0.99, 0.995)
     epochs: int = 12
-    finetune_epochs: int = 8
+    finetune_epochs: int = 6
     n_images: int = 8000
     image_size: int = 16
     protected_strength: float = 0.7
-    width: int = 16
+    width: int = 24
     lr: float = 2e-3
     finetune_lr: float = 5e-4
     batch_size: int = 128
@@ -136,6 +136,7 @@ def data(setup: Setup) -> Data:
 def _config(setup: Setup, part: str) -> dict:
     c = asdict(setup)
     c["sparsities"] = list(setup.sparsities)
+    c["world"] = repr(setup.world)  # the couplings and nuisance: a changed world is a new cache entry
     if part == "dense":
         for k in ("sparsities", "finetune_epochs", "finetune_lr"):
             c.pop(k)
