@@ -10,8 +10,9 @@ from earlybias import igb
 from earlybias.igb import theory
 
 
-def test_activation_names_match_the_chapter_schema():
-    assert theory.ACTIVATIONS == igb.ACTIVATIONS
+def test_activations_are_defined_once_for_the_chapter():
+    assert theory.ACTIVATIONS is igb.ACTIVATIONS
+    assert set(igb.MONOTONE) <= set(igb.ACTIVATIONS)
 
 
 # --------------------------------------------------------------------------- binary case
@@ -173,10 +174,33 @@ def test_pooled_first_layer_feeds_the_depth_recursion():
     for k in (1, 2, 4):
         assert theory.gammas("relu", 1, pool_k=k)[0] == pytest.approx(theory.pooling_gamma(k), rel=1e-9)
     assert theory.gammas("tanh", 1, pool_k=2)[0] > 0.1  # pooling creates IGB even for tanh
-    with pytest.raises(ValueError, match="input_shift = 0"):
+    with pytest.raises(ValueError, match="centred Gaussian inputs"):
         theory.gammas("relu", 2, 0.5, pool_k=2)
     with pytest.raises(ValueError, match="monotone"):
         theory.gammas("gelu", 1, pool_k=2)
+
+
+@pytest.mark.parametrize(
+    "kwargs, allowed",
+    [
+        (dict(pool_k=1, activation="gelu", input_shift=2.0), True),  # no pooling: always predicted
+        (dict(pool_k=2, activation="relu"), True),
+        (dict(pool_k=2, activation="gelu"), False),
+        (dict(pool_k=2, activation="relu", input_shift=0.5), False),
+        (dict(pool_k=2, activation="relu", input_shift=0.5, standardize=True), True),
+        (dict(pool_k=2, activation="relu", data="digits", standardize=True), False),
+    ],
+)
+def test_one_pooling_rule_for_the_theory_and_the_parameters(kwargs, allowed):
+    from earlybias.params import ParamError
+
+    assert (igb.pooling_problem(**kwargs) is None) is allowed
+    params = dict(data="gaussian", n_points=100, input_shift=0.0, standardize=False) | kwargs
+    if allowed:
+        igb.check_params(params)
+    else:
+        with pytest.raises(ParamError, match="parameter 'pool_k'"):
+            igb.check_params(params)
 
 
 # --------------------------------------------------------------------------- real data
@@ -197,6 +221,42 @@ def test_kernel_prediction_is_exact_for_a_linear_network():
     assert theory.kernel_gamma(X, "linear", 3) == pytest.approx(off / (np.trace(G) / 40 - off), rel=1e-10)
 
 
+# --------------------------------------------------------------------------- finite data
+
+
+def test_finite_n_gamma_is_the_exact_ratio_for_a_linear_readout_on_n_points():
+    # A linear readout w.x on fixed points X: Var_W(mu) and E_W[sigma^2] by their definitions.
+    X = np.random.default_rng(2).standard_normal((30, 5)) + 0.4
+    G = X @ X.T  # E_W[o(x) o(x')] up to the weights' variance
+    n = len(X)
+    var_mu = G.sum() / n**2
+    e_sigma2 = np.trace(G) / n - var_mu
+    assert theory.finite_n_gamma(theory.kernel_gamma(X, "linear", 1), n) == pytest.approx(
+        var_mu / e_sigma2, rel=1e-10
+    )
+    assert theory.finite_n_gamma(0.0, 1001) == pytest.approx(1e-3)  # the floor without IGB
+
+
+@pytest.mark.parametrize("gamma, n", [(0.0, 50), (0.3, 200), (3.0, 40)])
+def test_finite_n_fractions_match_counting_n_points(gamma, n):
+    # Definition: n f_0 ~ Binomial(n, Phi(sqrt(gamma) Z)).
+    rng = np.random.default_rng(4)
+    f0 = rng.binomial(n, special.ndtr(math.sqrt(gamma) * rng.standard_normal(400_000))) / n
+    assert np.maximum(f0, 1 - f0).mean() == pytest.approx(theory.expected_fmax(gamma, n_points=n), abs=2e-3)
+    for q in (0.3, 0.5, 0.62):
+        assert np.mean(f0 <= q) == pytest.approx(float(theory.f0_cdf(q, gamma, n_points=n)), abs=3e-3)
+
+
+def test_finite_n_fractions_reach_the_population_law_and_the_coin_flip_limit():
+    assert theory.expected_fmax(0.0, n_points=1000) == pytest.approx(0.5 + 1 / math.sqrt(2 * math.pi * 1000))
+    assert theory.expected_fmax(0.5, n_points=10**7) == pytest.approx(theory.expected_fmax(0.5), abs=1e-5)
+    counted = theory.class_fractions(0.5, 10, n_samples=4000, seed=1, n_points=300)
+    np.testing.assert_allclose(counted.sum(axis=1), 1.0)
+    np.testing.assert_allclose(counted * 300, np.round(counted * 300), atol=1e-9)  # whole points
+    population = theory.class_fractions(0.5, 10, n_samples=4000, seed=1)
+    assert counted.max(axis=1).mean() > population.max(axis=1).mean()  # counting noise raises f_max
+
+
 # --------------------------------------------------------------------------- validation
 
 
@@ -206,6 +266,11 @@ def test_kernel_prediction_is_exact_for_a_linear_network():
         (lambda: theory.gammas("swish", 1), "activation must be one of relu, tanh"),
         (lambda: theory.gammas("relu", 0), "depth must be an integer >= 1"),
         (lambda: theory.expected_fmax(-1.0), "gamma must be a finite number >= 0"),
+        (lambda: theory.expected_fmax(float("nan")), "gamma must be a finite number >= 0"),
+        (lambda: theory.f0_var([0.1, -2.0]), "gamma must be"),
+        (lambda: theory.expected_fmax(0.5, n_points=0), "n_points must be an integer >= 1"),
+        (lambda: theory.input_correlation(float("inf")), "input_shift must be a finite number"),
+        (lambda: theory.layer_variances("relu", 2, 0.0), "q0 must be a finite number > 0"),
         (lambda: theory.class_fractions(1.0, 1), "n_classes must be an integer >= 2"),
         (lambda: theory.f0_cdf(1.5, 1.0), r"f must lie in \[0, 1\]"),
         (lambda: theory.f0_pdf(0.5, 0.0), "gamma must be > 0"),

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from earlybias.validation import check_real, check_seed
+
 
 def load_digits(standardize: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """All 1797 digits as ``(X, y)``: ``X`` of shape (1797, 64), float64 in [0, 1], ``y`` in 0..9.
@@ -38,10 +40,11 @@ def digits_pools(seed: int = 0, test_fraction: float = 0.25) -> dict[str, dict[s
     and one trained on pool B never share an image. Returns
     ``{"A": {"X_train", "y_train", "X_test", "y_test"}, "B": {...}}``; deterministic for ``seed``.
     """
-    if not 0.0 < test_fraction < 1.0:
-        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction!r}")
+    test_fraction = check_real("test_fraction", test_fraction, 0.0, 1.0, low_open=True)
+    if test_fraction == 1.0:
+        raise ValueError("test_fraction must be a finite number > 0 and < 1, got 1.0")
     X, y = load_digits()
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     pools: dict[str, dict[str, list[np.ndarray]]] = {p: {"train": [], "test": []} for p in "AB"}
     for label in range(10):
         idx = rng.permutation(np.flatnonzero(y == label))

@@ -1,8 +1,13 @@
 """Chapter ``igb``: initial guessing bias (Francazi, Lucchi, Baity-Jesi, ICML 2024).
 
 ``theory`` holds the paper's closed forms, ``networks`` the batched simulation of many untrained
-networks, ``experiments`` one function per claim of the chapter. ``PARAMS`` is the chapter's
-parameter schema: they set the chapter's headline experiment.
+networks, ``convnets`` the same for convolutional networks on images, ``dynamics`` the batched
+training of many networks, ``stats`` the standard errors that set the claims' tolerances and
+``experiments`` one function per finding of the chapter. ``PARAMS`` is the chapter's parameter
+schema: they set the chapter's headline experiment.
+
+This module holds what every part of the chapter shares: the activations, and the one rule
+that says when the max-pooling theory applies (:func:`pooling_problem`).
 """
 
 from earlybias.budget import Estimate
@@ -11,6 +16,9 @@ from earlybias.params import Param, ParamError
 TITLE = "Initial guessing bias: untrained networks already favour one class"
 
 ACTIVATIONS = ("relu", "tanh", "linear", "centered_relu", "gelu", "sigmoid")
+#: Activations whose maximum over a group is the activation of the maximum; the max-pooling theory
+#: (``theory.pooling_gamma``, ``theory.gammas`` with pool_k > 1) needs this, and gelu is not monotone.
+MONOTONE = ("relu", "tanh", "linear", "centered_relu", "sigmoid")
 N_DIGITS = 1797
 
 #: Findings of the paper that do not hold in our setting (DESIGN.md, "Not reproduced").
@@ -59,6 +67,36 @@ PARAMS = (
 )
 
 
+def pooling_problem(
+    pool_k: int,
+    activation: str,
+    *,
+    data: str = "gaussian",
+    input_shift: float = 0.0,
+    standardize: bool = False,
+) -> str | None:
+    """Why the max-pooling theory cannot predict a run with these settings, or ``None`` if it can.
+
+    The one pooling rule of the chapter, asked by the parameter check, the theory, the headline
+    experiment and the explorer. Max-pooling of ``pool_k > 1`` units is predicted (chapter eq.
+    ``igb-eq-pooling``) for a monotone activation on centred Gaussian inputs: ``data="gaussian"``
+    with ``input_shift=0``, or any shift removed by ``standardize``.
+    """
+    if pool_k <= 1:
+        return None
+    if activation not in MONOTONE:
+        return (
+            f"the max-pooling theory needs a monotone activation ({', '.join(MONOTONE)}), "
+            f"got activation={activation}"
+        )
+    if data != "gaussian" or (input_shift != 0 and not standardize):
+        return (
+            "the max-pooling theory covers centred Gaussian inputs (data=gaussian with input_shift=0 "
+            f"or standardize=true), got data={data}, input_shift={input_shift:g}, standardize={standardize}"
+        )
+    return None
+
+
 def check_params(params: dict) -> None:
     """Cross-parameter rules that a single parameter's range cannot express."""
     if params["data"] == "digits" and params["n_points"] > N_DIGITS:
@@ -66,19 +104,15 @@ def check_params(params: dict) -> None:
             f"parameter 'n_points': got {params['n_points']}, allowed with data=digits: "
             f"an integer in [2, {N_DIGITS}] (the bundled set has {N_DIGITS} images)"
         )
-    if params["pool_k"] > 1:
-        centred = params["data"] == "gaussian" and (params["input_shift"] == 0 or params["standardize"])
-        if not centred:
-            raise ParamError(
-                f"parameter 'pool_k': got {params['pool_k']}, allowed with data={params['data']} and "
-                f"input_shift={params['input_shift']:g}: only 1 (the max-pooling theory covers centred "
-                "Gaussian inputs: data=gaussian with input_shift=0 or standardize=true)"
-            )
-        if params["activation"] == "gelu":
-            raise ParamError(
-                f"parameter 'pool_k': got {params['pool_k']}, allowed with activation=gelu: "
-                "only 1 (the max-pooling theory needs a monotone activation)"
-            )
+    problem = pooling_problem(
+        params["pool_k"],
+        params["activation"],
+        data=params["data"],
+        input_shift=params["input_shift"],
+        standardize=params["standardize"],
+    )
+    if problem:
+        raise ParamError(f"parameter 'pool_k': got {params['pool_k']}, allowed here: only 1 ({problem})")
 
 
 # Cost model of a run, measured on the study's 2-core machine: the claim experiments take about

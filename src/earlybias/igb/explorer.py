@@ -1,40 +1,47 @@
 """The chapter's interactive explorer: pick an architecture, see f_0 against the theory.
 
-The widgets run live in Jupyter; a book built offline cannot run them, so the chapter also draws
-the explorer's initial state with :func:`explore`.
+:func:`explore_data` is the computation (a small headline experiment); :func:`explore` draws it;
+:func:`explorer` wires ``explore`` to widgets. The widgets run live in Jupyter; a book built
+offline cannot run them, so the chapter also draws the explorer's initial state.
 """
 
 from __future__ import annotations
 
-from earlybias.igb import ACTIVATIONS, experiments
+from earlybias.claims import Experiment
+from earlybias.igb import ACTIVATIONS, experiments, pooling_problem
 
 #: The explorer's starting point, also what the book shows.
 INITIAL = {"activation": "relu", "depth": 1, "pool_k": 1, "input_shift": 0.0}
+#: Sizes of one explorer run: small enough to answer a slider in about a second.
+SIZES = {"width": 128, "n_points": 300, "n_inits": 400}
+
+
+def explore_data(
+    activation: str = "relu", depth: int = 1, pool_k: int = 1, input_shift: float = 0.0, seed: int = 0
+) -> Experiment | str:
+    """The explorer's computation for one setting of its controls: :func:`experiments.headline`
+    at the explorer's sizes, or the reason the theory cannot predict the setting
+    (:func:`earlybias.igb.pooling_problem`)."""
+    problem = pooling_problem(pool_k, activation, input_shift=input_shift)
+    if problem:
+        return f"Max-pooling is outside the theory here: {problem}. Set pool k to 1, or change the others."
+    return experiments.headline(
+        activation=activation, depth=depth, pool_k=pool_k, input_shift=input_shift, seed=seed, **SIZES
+    )
 
 
 def explore(
     activation: str = "relu", depth: int = 1, pool_k: int = 1, input_shift: float = 0.0, seed: int = 0
-) -> None:
-    """Simulate 400 small networks with these choices and plot f_0 against the theory."""
+) -> Experiment | str:
+    """Simulate small networks with these choices and plot f_0 against the theory; returns what
+    :func:`explore_data` returns (the widget keeps it as its ``result``)."""
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    if pool_k > 1 and (input_shift != 0 or activation == "gelu"):
-        print(
-            "The max-pooling theory covers monotone activations on centred inputs: set the "
-            "shift to 0 and pick an activation other than gelu to pool."
-        )
-        return
-    exp = experiments.headline(
-        activation,
-        depth,
-        width=128,
-        pool_k=pool_k,
-        input_shift=input_shift,
-        n_points=300,
-        n_inits=400,
-        seed=seed,
-    )
+    exp = explore_data(activation, depth, pool_k, input_shift, seed)
+    if isinstance(exp, str):
+        print(exp)
+        return exp
     fig, ax = plt.subplots(figsize=(6, 3.4))
     sns.histplot(exp.data["samples"]["f0"], bins=30, stat="density", ax=ax, label="simulation")
     if "density" in exp.data:
@@ -48,6 +55,7 @@ def explore(
     ax.set_ylabel("density over initialisations")
     ax.legend()
     plt.show()
+    return exp
 
 
 def explorer(seed: int = 0):

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from earlybias.igb import theory
-from earlybias.validation import check_int
+from earlybias.igb import ACTIVATIONS, theory
+from earlybias.validation import check_choice, check_int, check_seed
 
 __all__ = ["Simulation", "simulate", "simulate_loop", "gamma_measured", "torch_activation"]
 
@@ -57,7 +57,8 @@ class Simulation:
 
 
 def gamma_measured(mean, var) -> float:
-    """gamma = Var over inits of the node means / mean over inits of the node variances (Francazi et al. 2024, definition of gamma).
+    """gamma = Var over inits of the node means / mean over inits of the node variances
+    (Francazi et al. 2024, definition of gamma; chapter eq. ``igb-eq-gamma``).
 
     ``mean`` and ``var`` are (n_inits, n_nodes); the variance over initialisations is taken per
     node, then both numerator and denominator are averaged over nodes.
@@ -72,7 +73,8 @@ def gamma_measured(mean, var) -> float:
 
 
 def torch_activation(activation: str, q: float = 1.0):
-    """The activation as a torch function, the same as :func:`theory.activation_fn` (``q``: see there)."""
+    """The activation as a torch function, the same as :func:`theory.activation_fn` (``q``: see
+    there)."""
     theory.activation_fn(activation, q)  # validates the name
     if activation == "relu":
         return torch.relu
@@ -109,14 +111,13 @@ def _setup(X, activation, depth, width, pool_k, n_classes, n_inits, seed, dtype)
         raise ValueError(f"X must be a 2-d array (n_points, dim), got shape {tuple(X.shape)}")
     if not torch.isfinite(X).all():
         raise ValueError("X must be finite")
-    if activation not in theory.ACTIVATIONS:
-        raise ValueError(f"activation must be one of {', '.join(theory.ACTIVATIONS)}; got {activation!r}")
+    check_choice("activation", activation, ACTIVATIONS)
     depth = check_int("depth", depth, 1)
     width = check_int("width", width, 1)
     pool_k = check_int("pool_k", pool_k, 1)
     n_classes = check_int("n_classes", n_classes, 2)
     n_inits = check_int("n_inits", n_inits, 1)
-    seed = check_int("seed", seed, 0)
+    seed = check_seed(seed)
     if dtype not in (torch.float32, torch.float64):
         raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype!r}")
     dim = X.shape[1]

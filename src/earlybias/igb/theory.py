@@ -2,7 +2,7 @@
 
 An untrained classifier sends a fraction f_c of the data to class c. For one output node write
 mu for its mean over the data and sigma^2 for its variance over the data; both depend on the
-random weights. Everything about f_c follows from one number,
+random weights. Everything about f_c follows from one number (chapter eq. ``igb-eq-gamma``),
 
     gamma = Var_W(mu) / E_W[sigma^2],
 
@@ -13,7 +13,7 @@ network guesses one class for (almost) every input.
 This module has, in order:
 
 * the distribution of the fractions given gamma: two classes in closed form, C classes by
-  quadrature;
+  quadrature, each optionally at a finite number of data points (eq. ``igb-eq-finite-n``);
 * gamma of a network of He-initialised layers without biases on isotropic Gaussian inputs
   N(s 1, I): the ReLU closed form, the max-pooling moment formula, and a general numerical
   layer map for every activation of :data:`ACTIVATIONS`;
@@ -26,17 +26,20 @@ which equals gamma of the pre-activations of hidden layer l + 1 of a deeper netw
 ``centered_relu`` is relu(z) - E[relu(z)] with z ~ N(0, q_l) and q_l the mean-field variance of
 the layer's pre-activations (:func:`layer_variances`), so that the simulation in
 :mod:`earlybias.igb.networks` and this theory use the same activation.
+
+Citations name the paper's topic (its binary case, max-pooling, depth, ...) and the label of the
+equation in the chapter, where the same formula is written out.
 """
 
 from __future__ import annotations
 
 import math
-from numbers import Real
 
 import numpy as np
 from scipy import special
 
-from earlybias.validation import check_int
+from earlybias.igb import ACTIVATIONS, pooling_problem
+from earlybias.validation import check_choice, check_int, check_real, check_reals, check_seed
 
 __all__ = [
     "ACTIVATIONS",
@@ -56,14 +59,10 @@ __all__ = [
     "layer_variances",
     "gammas",
     "kernel_gamma",
+    "finite_n_gamma",
 ]
 
-ACTIVATIONS = ("relu", "tanh", "linear", "centered_relu", "gelu", "sigmoid")
 GAMMA_RELU = 1.0 / (math.pi - 1.0)  # one ReLU hidden layer on centred data
-
-# Activations whose maximum over a group is the activation of the maximum; max-pooling theory
-# (:func:`pooling_gamma`, :func:`gammas` with pool_k > 1) needs this, gelu is not monotone.
-_MONOTONE = ("relu", "tanh", "linear", "centered_relu", "sigmoid")
 
 # Quadrature sizes. 1-d: Gauss-Legendre on [-12, 0] and [0, 12]; every activation here is smooth
 # except at 0, so splitting there keeps the rule spectrally accurate. 2-d: polar rule, see
@@ -72,28 +71,34 @@ _N_1D, _L_1D = 160, 12.0
 _N_ANGLE, _N_RADIUS, _R_MAX = 24, 48, 10.0
 _KERNEL_N_ANGLE, _KERNEL_N_RADIUS = 8, 24  # pairwise kernels on data: many pairs, fewer nodes
 _STEP_T = 0.25  # grid step of the multi-class integral, see class_fractions
+_N_HERMITE = 201  # nodes of the average over a network's Z at a finite number of points
 
 
 # --------------------------------------------------------------------------- validation
 
 
-def _check_gamma(gamma) -> np.ndarray:
-    g = np.asarray(gamma, dtype=float)
-    if not np.all(np.isfinite(g)) or np.any(g < 0):
-        raise ValueError(f"gamma must be a finite number >= 0, got {gamma!r}")
+def _gamma(gamma) -> np.ndarray:
+    """gamma as a float array after checking every value is a finite number >= 0."""
+    try:
+        g = np.asarray(gamma, dtype=float)
+    except (TypeError, ValueError):
+        g = None
+    if g is None or g.ndim == 0:
+        return np.asarray(check_real("gamma", gamma if g is None else g.item(), 0.0))
+    check_reals("gamma", g.ravel().tolist(), low=0.0)
     return g
 
 
-def _check_real(name: str, value) -> float:
-    if not isinstance(value, Real) or isinstance(value, bool) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    return float(value)
+def _n_points(n_points) -> int | None:
+    return None if n_points is None else check_int("n_points", n_points, 1)
 
 
-def _check_activation(activation: str) -> str:
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}; got {activation!r}")
-    return activation
+def _check_pooling(activation: str, pool_k: int, input_shift: float = 0.0) -> int:
+    pool_k = check_int("pool_k", pool_k, 1)
+    problem = pooling_problem(pool_k, activation, input_shift=input_shift)
+    if problem:
+        raise ValueError(f"pool_k={pool_k} is outside the theory: {problem}")
+    return pool_k
 
 
 # --------------------------------------------------------------------------- activations
@@ -102,7 +107,7 @@ def _check_activation(activation: str) -> str:
 def activation_fn(activation: str, q: float = 1.0):
     """The activation as a numpy function; ``q`` (the layer's pre-activation variance) only
     matters for ``centered_relu``, whose mean under N(0, q) is subtracted (module docstring)."""
-    _check_activation(activation)
+    check_choice("activation", activation, ACTIVATIONS)
     if activation == "relu":
         return lambda z: np.maximum(z, 0.0)
     if activation == "tanh":
@@ -120,15 +125,32 @@ def activation_fn(activation: str, q: float = 1.0):
 # --------------------------------------------------------------------------- fractions
 
 
-def f0_cdf(f, gamma: float) -> np.ndarray:
-    """CDF of f_0 for two classes, F(f) = Phi(Phi^-1(f) / sqrt(gamma)) (Francazi et al. 2024, binary case).
+def _hermite_rule() -> tuple[np.ndarray, np.ndarray]:
+    """Nodes z and weights w with sum w f(z) = E f(Z), Z ~ N(0, 1) (Gauss-Hermite, probabilists')."""
+    z, w = np.polynomial.hermite_e.hermegauss(_N_HERMITE)
+    return z, w / math.sqrt(2.0 * math.pi)
 
-    At gamma = 0 every network splits the data evenly: a step at f = 1/2.
+
+def f0_cdf(f, gamma: float, n_points: int | None = None) -> np.ndarray:
+    """CDF of f_0 for two classes, F(f) = Phi(Phi^-1(f) / sqrt(gamma)) (Francazi et al. 2024,
+    binary case; chapter eq. ``igb-eq-f0``).
+
+    At gamma = 0 every network splits the data evenly: a step at f = 1/2. With ``n_points`` the
+    fraction is counted on n points (eq. ``igb-eq-finite-n``): n f_0 is binomial with the
+    network's population fraction Phi(sqrt(gamma) Z), averaged over Z by Gauss-Hermite.
     """
-    g = float(_check_gamma(gamma))
+    g = float(_gamma(gamma))
+    n = _n_points(n_points)
     f = np.asarray(f, dtype=float)
     if np.any((f < 0) | (f > 1)):
         raise ValueError("f must lie in [0, 1]")
+    if n is not None:
+        from scipy import stats
+
+        z, w = _hermite_rule()
+        p = special.ndtr(math.sqrt(g) * z)
+        k = np.floor(f * n + 1e-9)[..., None]
+        return stats.binom.cdf(k, n, p) @ w
     if g == 0.0:
         return (f >= 0.5).astype(float)
     with np.errstate(divide="ignore"):
@@ -136,11 +158,12 @@ def f0_cdf(f, gamma: float) -> np.ndarray:
 
 
 def f0_pdf(f, gamma: float) -> np.ndarray:
-    """Density of f_0 for two classes, dF/df of :func:`f0_cdf` (Francazi et al. 2024, binary case).
+    """Density of f_0 for two classes, dF/df of :func:`f0_cdf` (Francazi et al. 2024, binary case;
+    chapter eq. ``igb-eq-f0``).
 
     Unimodal at f = 1/2 for gamma < 1, U-shaped (mass near 0 and 1) for gamma > 1.
     """
-    g = float(_check_gamma(gamma))
+    g = float(_gamma(gamma))
     if g == 0.0:
         raise ValueError("gamma must be > 0 for a density: at gamma = 0 f_0 is exactly 1/2")
     f = np.asarray(f, dtype=float)
@@ -152,22 +175,29 @@ def f0_pdf(f, gamma: float) -> np.ndarray:
 
 
 def f0_var(gamma) -> np.ndarray:
-    """Var(f_0) = arcsin(gamma / (1 + gamma)) / (2 pi) over initialisations (Francazi et al. 2024, binary case)."""
-    g = _check_gamma(gamma)
+    """Var(f_0) = arcsin(gamma / (1 + gamma)) / (2 pi) over initialisations (Francazi et al. 2024,
+    binary case; chapter eq. ``igb-eq-fmax``)."""
+    g = _gamma(gamma)
     return np.arcsin(g / (1.0 + g)) / (2.0 * math.pi)
 
 
-def class_fractions(gamma: float, n_classes: int, n_samples: int = 10_000, seed: int = 0) -> np.ndarray:
-    """Samples of (f_1..f_C) over initialisations, shape (n_samples, n_classes) (Francazi et al. 2024, multi-class case).
+def class_fractions(
+    gamma: float, n_classes: int, n_samples: int = 10_000, seed: int = 0, n_points: int | None = None
+) -> np.ndarray:
+    """Samples of (f_1..f_C) over initialisations, shape (n_samples, n_classes) (Francazi et al.
+    2024, multi-class case; chapter eq. ``igb-eq-multiclass``).
 
     f_c = E_xi prod_{c' != c} Phi(sqrt(gamma) (Z_c - Z_c') + xi), Z iid N(0, 1) (seeded Monte
     Carlo), xi ~ N(0, 1). We integrate over t = sqrt(gamma) Z_c + xi on one grid shared by all
     classes, f_c = int phi(t - a_c) prod_{c' != c} Phi(t - a_c') dt with a = sqrt(gamma) Z,
-    which costs O(C) per grid point instead of O(C^2) per Gauss-Hermite node.
+    which costs O(C) per grid point instead of O(C^2) per Gauss-Hermite node. With ``n_points``
+    each sample is then counted on n points: multinomial(n, f) / n (eq. ``igb-eq-finite-n``).
     """
-    g = float(_check_gamma(gamma))
+    g = float(_gamma(gamma))
     n_classes = check_int("n_classes", n_classes, 2)
     n_samples = check_int("n_samples", n_samples, 1)
+    seed = check_seed(seed)
+    n = _n_points(n_points)
     a = math.sqrt(g) * np.random.default_rng(seed).standard_normal((n_samples, n_classes))
     out = np.empty_like(a)
     chunk = max(1, 2**16 // n_classes)  # bounds the (samples, classes, grid) arrays
@@ -182,33 +212,57 @@ def class_fractions(gamma: float, n_classes: int, n_samples: int = 10_000, seed:
         log_all = log_cdf.sum(axis=1, keepdims=True)  # log prod over every class
         log_pdf = -0.5 * d * d - 0.5 * math.log(2.0 * math.pi)
         out[start : start + chunk] = np.exp(log_pdf - log_cdf + log_all).sum(axis=2) * _STEP_T
-    return out
+    if n is None:
+        return out
+    # Counting on n points: a second, independent stream, so the population fractions above do
+    # not depend on whether they are counted.
+    counts = np.random.default_rng([seed, 1]).multinomial(n, out / out.sum(axis=1, keepdims=True))
+    return counts / n
 
 
-def expected_fmax(gamma: float, n_classes: int = 2, n_samples: int = 10_000, seed: int = 0) -> float:
-    """E[f_max] over initialisations (Francazi et al. 2024): 1/2 + arctan(sqrt(gamma)) / pi for two classes.
+def expected_fmax(
+    gamma: float, n_classes: int = 2, n_samples: int = 10_000, seed: int = 0, n_points: int | None = None
+) -> float:
+    """E[f_max] over initialisations (Francazi et al. 2024; chapter eq. ``igb-eq-fmax``):
+    1/2 + arctan(sqrt(gamma)) / pi for two classes.
 
     For more classes the mean of max_c f_c over :func:`class_fractions` samples (seeded).
-    Neutral value: 1 / n_classes.
+    Neutral value: 1 / n_classes. With ``n_points`` the fractions are counted on n points (eq.
+    ``igb-eq-finite-n``), which raises E[f_max]: even at gamma = 0 two classes give
+    1/2 + E|f_0 - 1/2| = 1/2 + 1 / sqrt(2 pi n) to leading order. For two classes n f_0 is
+    binomial given the network's population fraction p = Phi(sqrt(gamma) Z); its normal
+    approximation gives E|f_0 - 1/2| as a folded-normal mean, averaged over Z by quadrature.
     """
-    g = float(_check_gamma(gamma))
+    g = float(_gamma(gamma))
     n_classes = check_int("n_classes", n_classes, 2)
-    if n_classes == 2:
+    n = _n_points(n_points)
+    if n_classes > 2:
+        return float(class_fractions(g, n_classes, n_samples, seed, n).max(axis=1).mean())
+    if n is None:
         return 0.5 + math.atan(math.sqrt(g)) / math.pi
-    return float(class_fractions(g, n_classes, n_samples, seed).max(axis=1).mean())
+    # The folded mean is sharp near Z = 0 (over a width ~ 1 / sqrt(n gamma)): the Gauss-Legendre
+    # rule split at 0 resolves it, where Gauss-Hermite would not.
+    z, w = _normal_rule_1d()
+    p = special.ndtr(math.sqrt(g) * z)
+    mu, sd = p - 0.5, np.maximum(np.sqrt(p * (1.0 - p) / n), 1e-300)  # p = 0 or 1: |f_0 - 1/2| = 1/2
+    t = np.clip(mu / sd, -40.0, 40.0)  # beyond 40 sd the folded mean is |mu| to double precision
+    folded = sd * math.sqrt(2.0 / math.pi) * np.exp(-0.5 * t * t) + mu * (1.0 - 2.0 * special.ndtr(-t))
+    return 0.5 + float(folded @ w)
 
 
 # --------------------------------------------------------------------------- ReLU closed forms
 
 
 def input_correlation(input_shift: float) -> float:
-    """c_0 = s^2 / (1 + s^2): correlation of first-layer pre-activations for inputs N(s 1, I) (Francazi et al. 2024, preprocessing)."""
-    s = _check_real("input_shift", input_shift)
+    """c_0 = s^2 / (1 + s^2): correlation of first-layer pre-activations for inputs N(s 1, I)
+    (Francazi et al. 2024, preprocessing; chapter eq. ``igb-eq-shift``)."""
+    s = check_real("input_shift", input_shift)
     return s * s / (1.0 + s * s)
 
 
 def gamma_from_correlation(c) -> np.ndarray:
-    """gamma = c / (1 - c): Var_W(mu) = q c and E_W[sigma^2] = q (1 - c) (Francazi et al. 2024, definition of gamma)."""
+    """gamma = c / (1 - c): Var_W(mu) = q c and E_W[sigma^2] = q (1 - c) (Francazi et al. 2024,
+    definition of gamma; chapter eq. ``igb-eq-gamma``)."""
     c = np.asarray(c, dtype=float)
     if np.any((c < 0) | (c >= 1)):
         raise ValueError("correlation c must lie in [0, 1)")
@@ -216,7 +270,8 @@ def gamma_from_correlation(c) -> np.ndarray:
 
 
 def relu_correlation_map(c) -> np.ndarray:
-    """One He-initialised ReLU layer: c' = (sqrt(1 - c^2) + (pi - arccos c) c) / pi (arc-cosine kernel; Francazi et al. 2024, depth)."""
+    """One He-initialised ReLU layer: c' = (sqrt(1 - c^2) + (pi - arccos c) c) / pi (arc-cosine
+    kernel; Francazi et al. 2024, depth; chapter eq. ``igb-eq-relu-map``)."""
     c = np.asarray(c, dtype=float)
     if np.any((c < -1) | (c > 1)):
         raise ValueError("correlation c must lie in [-1, 1]")
@@ -224,7 +279,8 @@ def relu_correlation_map(c) -> np.ndarray:
 
 
 def relu_gammas(depth: int, input_shift: float = 0.0) -> np.ndarray:
-    """gamma_1..gamma_depth of ReLU networks by the closed-form recursion from c_0 = s^2/(1+s^2) (Francazi et al. 2024, depth).
+    """gamma_1..gamma_depth of ReLU networks by the closed-form recursion from c_0 = s^2/(1+s^2)
+    (Francazi et al. 2024, depth; chapter eqs. ``igb-eq-shift`` and ``igb-eq-relu-map``).
 
     For s = 0: 0.467 (= 1/(pi - 1)), 0.975, 1.531, ... growing with depth.
     """
@@ -300,22 +356,14 @@ def _pair_expectation_angle(fn, q1, q2, a, n_angle, n_radius) -> np.ndarray:
 # --------------------------------------------------------------------------- general layer map
 
 
-def _check_pooling(activation: str, pool_k: int) -> int:
-    pool_k = check_int("pool_k", pool_k, 1)
-    if pool_k > 1 and activation not in _MONOTONE:
-        raise ValueError(
-            f"pool_k > 1 needs a monotone activation, one of {', '.join(_MONOTONE)}; "
-            f"got activation={activation!r}"
-        )
-    return pool_k
-
-
 def pooling_gamma(k: int, activation: str = "relu") -> float:
-    """gamma_k = M^2 / (S - M^2) after max-pooling groups of k units (Francazi et al. 2024, max-pooling).
+    """gamma_k = M^2 / (S - M^2) after max-pooling groups of k units (Francazi et al. 2024,
+    max-pooling; chapter eq. ``igb-eq-pooling``).
 
     M and S are the first two moments of max(0, z_1..z_k) (relu) or max(z_1..z_k) (linear),
     z_i iid N(0, 1): one hidden layer of width N k pooled to N, then the linear readout, on
-    centred data. relu: k = 1, 2, 4 give 0.467, 1.042, 2.429; linear: k = 2 gives 0.467.
+    centred data. relu: k = 1, 2, 4 give 0.467, 1.042, 2.429; linear: k = 1, 2, 4 give 0,
+    0.467, 2.155: pooling alone makes a linear network biased.
     """
     k = check_int("k", k, 1)
     if activation not in ("relu", "linear"):
@@ -332,15 +380,10 @@ def _layer_map(activation: str, q: float, one_minus_c: float, pool_k: int) -> tu
 
     Returns (q', gamma', 1 - c') of the next pre-activations. gamma' = 2 E[phi phi'] /
     E[(phi - phi')^2] is computed from the difference directly, so a correlation near 1 (deep or
-    sigmoid networks) loses no precision.
+    sigmoid networks) loses no precision. ``pool_k > 1`` needs c = 0 (:func:`_check_pooling`).
     """
     phi = activation_fn(activation, q)
     if pool_k > 1:
-        if one_minus_c != 1.0:
-            raise ValueError(
-                "max-pooling theory needs centred inputs (input_shift = 0): the moment "
-                "formula holds for uncorrelated pre-activations"
-            )
         m, s = _max_moments(activation, q, pool_k)
         total, between = 2.0 * s, 2.0 * m * m
         within = total - between
@@ -357,40 +400,45 @@ def _layer_map(activation: str, q: float, one_minus_c: float, pool_k: int) -> tu
     return total, between / within, within / total
 
 
+def _second_moment(phi, q):
+    """2 E[phi(u)^2], u ~ N(0, q) (vectorised over q): the He layer's next variance."""
+    return 2.0 * _expect_1d(lambda u: phi(u) ** 2, q)
+
+
 def layer_variances(activation: str, depth: int, q0: float, pool_k: int = 1) -> np.ndarray:
-    """Mean-field variances q_0..q_{depth-1} of the pre-activations of hidden layers 1..depth (Francazi et al. 2024, mean field).
+    """Mean-field variances q_0..q_{depth-1} of the pre-activations of hidden layers 1..depth
+    (Francazi et al. 2024, mean field; chapter eq. ``igb-eq-layer-map``).
 
     q_{l+1} = 2 E[phi(u)^2], u ~ N(0, q_l) (He init); after a max-pooled first layer,
     q_1 = 2 E[max_i phi(u_i)^2]. The simulation centres ``centered_relu`` with these.
     """
-    _check_activation(activation)
+    check_choice("activation", activation, ACTIVATIONS)
     depth = check_int("depth", depth, 1)
     pool_k = _check_pooling(activation, pool_k)
-    q0 = _check_real("q0", q0)
-    if q0 <= 0:
-        raise ValueError(f"q0 must be > 0, got {q0!r}")
+    q0 = check_real("q0", q0, 0.0, low_open=True)
     qs = [q0]
     for layer in range(depth - 1):
-        phi = activation_fn(activation, qs[-1])
         if layer == 0 and pool_k > 1:
             qs.append(2.0 * _max_moments(activation, qs[-1], pool_k)[1])
         else:
-            qs.append(2.0 * float(_expect_1d(lambda u: phi(u) ** 2, qs[-1])))
+            qs.append(float(_second_moment(activation_fn(activation, qs[-1]), qs[-1])))
     return np.array(qs)
 
 
 def gammas(activation: str, depth: int, input_shift: float = 0.0, pool_k: int = 1) -> np.ndarray:
-    """gamma_1..gamma_depth by numerical Gaussian integration of the layer map (Francazi et al. 2024, mean field and depth).
+    """gamma_1..gamma_depth by numerical Gaussian integration of the layer map (Francazi et al.
+    2024, mean field and depth; chapter eq. ``igb-eq-layer-map``).
 
     Inputs N(s 1, I): first-layer pre-activations have q_0 = 2 (1 + s^2), c_0 = s^2 / (1 + s^2);
     each He layer maps (q, c) to q' = 2 E phi(u)^2, q' c' = 2 E phi(u) phi(v). Odd activations
     and centred ReLU give 0 on centred data, linear gives s^2 at every depth, ReLU agrees with
-    :func:`relu_gammas`. ``pool_k > 1`` max-pools the first hidden layer (centred data only).
+    :func:`relu_gammas`. ``pool_k > 1`` max-pools the first hidden layer (centred data only:
+    :func:`earlybias.igb.pooling_problem`).
     """
-    _check_activation(activation)
+    check_choice("activation", activation, ACTIVATIONS)
     depth = check_int("depth", depth, 1)
-    pool_k = _check_pooling(activation, pool_k)
-    s = _check_real("input_shift", input_shift)
+    s = check_real("input_shift", input_shift)
+    pool_k = _check_pooling(activation, pool_k, s)
     q, one_minus_c = 2.0 * (1.0 + s * s), 1.0 / (1.0 + s * s)
     out = []
     for layer in range(depth):
@@ -402,17 +450,53 @@ def gammas(activation: str, depth: int, input_shift: float = 0.0, pool_k: int = 
 # --------------------------------------------------------------------------- real data
 
 
+def _pair_products(phi, q1, q2, rho) -> np.ndarray:
+    """2 E[phi(u) phi(v)] for every pair (variances q1, q2, correlation rho), in chunks."""
+    step = 4096
+    return np.concatenate(
+        [
+            2.0
+            * pair_expectation(
+                lambda u, v: phi(u) * phi(v),
+                q1[i : i + step],
+                q2[i : i + step],
+                rho[i : i + step],
+                _KERNEL_N_ANGLE,
+                _KERNEL_N_RADIUS,
+            )
+            for i in range(0, rho.size, step)
+        ]
+    )
+
+
+def finite_n_gamma(gamma: float, n_points: int) -> float:
+    """gamma of a network counted on n points when its population value is ``gamma`` (chapter eq.
+    ``igb-eq-finite-n``): gamma + (1 + gamma) / (n - 1).
+
+    A node's data-mean over n points is itself a sample mean, which varies between
+    initialisations by E[sigma^2] / n even without IGB. Exactly: with D the mean of K(x, x) and
+    O the mean over pairs x != x' of the output kernel, Var_W(mu) = D / n + (1 - 1/n) O and
+    E_W[sigma^2] = (1 - 1/n)(D - O), whose ratio is the formula with gamma = O / (D - O).
+    """
+    g = float(_gamma(gamma))
+    n = check_int("n_points", n_points, 2)
+    return g + (1.0 + g) / (n - 1)
+
+
 def kernel_gamma(X, activation: str, depth: int) -> float:
-    """Infinite-width prediction of gamma for the data set X (Francazi et al. 2024, beyond Gaussian inputs).
+    """Infinite-width prediction of gamma for the data set X (Francazi et al. 2024, beyond Gaussian
+    inputs; chapter eq. ``igb-eq-kernel``).
 
     K_0(x, x') = (2 / d) x.x' is propagated pair by pair through ``depth`` He layers (arc-cosine
-    kernel for ReLU, doubling for linear, :func:`pair_expectation` otherwise), then gamma = mean_{x != x'} K_L /
-    (mean_x K_L(x, x) - mean_{x != x'} K_L). Cost grows with n^2: pass a few hundred points.
+    kernel for ReLU, doubling for linear, :func:`pair_expectation` otherwise), then gamma =
+    O / (D - O) with O the mean of K_L over pairs x != x' and D its mean over x = x': the data set's
+    population value. A network evaluated on n points has :func:`finite_n_gamma` of it. Cost
+    grows with n^2: pass a few hundred points for activations without a closed form.
     """
     X = np.asarray(X, dtype=float)
     if X.ndim != 2 or X.shape[0] < 2:
         raise ValueError(f"X must be a 2-d array with at least 2 rows, got shape {X.shape}")
-    _check_activation(activation)
+    check_choice("activation", activation, ACTIVATIONS)
     depth = check_int("depth", depth, 1)
     n, d = X.shape
     K = 2.0 / d * X @ X.T
@@ -430,20 +514,6 @@ def kernel_gamma(X, activation: str, depth: int) -> float:
             off, diag = 2.0 * off, 2.0 * diag
         else:
             phi = activation_fn(activation, qs[layer])
-            off = np.concatenate(
-                [
-                    2.0
-                    * pair_expectation(
-                        lambda u, v: phi(u) * phi(v),
-                        q1[i : i + 4096],
-                        q2[i : i + 4096],
-                        rho[i : i + 4096],
-                        _KERNEL_N_ANGLE,
-                        _KERNEL_N_RADIUS,
-                    )
-                    for i in range(0, off.size, 4096)
-                ]
-            )
-            diag = 2.0 * _expect_1d(lambda u: phi(u) ** 2, diag)
+            off, diag = _pair_products(phi, q1, q2, rho), _second_moment(phi, diag)
     mean_off = float(off.mean())
     return mean_off / (float(diag.mean()) - mean_off)

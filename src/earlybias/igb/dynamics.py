@@ -1,0 +1,315 @@
+"""From initialisation to training: many networks trained at once, followed step by step.
+
+The authors' code has a second part, ``Dynamics/IGB_on_MLP.py`` (EmanueleFrancazi/IGB-Algorithms),
+that trains multilayer perceptrons with IGB (ReLU) and without it (tanh), reorders the output
+nodes so that the class a network favours at initialisation comes first, and logs per-class
+accuracy and the guessed fractions at logarithmically spaced steps. This module does the same
+for ``n_inits`` networks as one tensor program: every weight has a leading network dimension,
+all networks see the same mini-batches, and one backward pass of the sum of their losses gives
+every network its own gradient (the networks share no parameter), so one SGD step updates all of
+them. :func:`train_loop` is the same training one ``torch.nn`` network at a time; the tests and
+``benchmarks/igb_dynamics.py`` compare the two.
+
+Networks: ``depth`` hidden layers of ``width`` units with the activation, a linear readout;
+He-initialised weights (N(0, 2 / fan_in)) and zero biases, so at step 0 they are the untrained
+networks of the rest of the chapter; biases train like weights, as in the authors' code.
+Randomness: weights of block b come from ``(seed, b)``, so a network's start does not depend on
+how many others train with it; the order of the mini-batches comes from ``seed`` alone.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from earlybias.igb.networks import torch_activation
+from earlybias.validation import check_choice, check_int, check_labels, check_real, check_seed
+
+__all__ = ["TRAIN_ACTIVATIONS", "Trajectories", "eval_steps", "train", "train_loop"]
+
+TRAIN_ACTIVATIONS = ("relu", "tanh", "linear", "gelu", "sigmoid")
+_BLOCK = 128  # networks per batched program
+
+
+@dataclass
+class Trajectories:
+    """What :func:`train` records; arrays have one row per network and one column per step of
+    ``steps`` (0 is the initialisation). The *favoured* class of a network is the one it assigns
+    most training images to at initialisation; ``other`` is the mean over the remaining classes.
+
+    ``share_favoured``: share of the test images predicted as the favoured class;
+    ``acc_favoured`` / ``acc_other``: test accuracy on images of the favoured / other classes;
+    ``accuracy``: test accuracy; ``init_mean`` / ``init_var``: data-mean and data-variance of
+    every output node over the training images at initialisation (for gamma).
+    """
+
+    steps: np.ndarray
+    favoured: np.ndarray
+    share_favoured: np.ndarray
+    acc_favoured: np.ndarray
+    acc_other: np.ndarray
+    accuracy: np.ndarray
+    init_mean: np.ndarray
+    init_var: np.ndarray
+
+
+def eval_steps(n_steps: int, n_evals: int) -> np.ndarray:
+    """Steps at which to evaluate: 0, 1, 2, 3, then about ``n_evals`` logarithmically spaced
+    steps up to ``n_steps`` (the authors' ``ValidTimes``: the first steps move fastest)."""
+    n_steps, n_evals = check_int("n_steps", n_steps, 1), check_int("n_evals", n_evals, 2)
+    log = np.rint(np.logspace(0, math.log10(n_steps), n_evals)).astype(int)
+    return np.unique(np.concatenate([[0, 1, 2, 3], log[log <= n_steps], [n_steps]]))
+
+
+def _check(X_train, y_train, X_test, y_test, activation, depth, width, n_inits, n_steps, batch_size, lr):
+    X_train, X_test = (np.asarray(x, dtype=float) for x in (X_train, X_test))
+    if X_train.ndim != 2 or X_test.ndim != 2 or X_train.shape[1] != X_test.shape[1]:
+        raise ValueError(
+            "X_train and X_test must be 2-d arrays with the same number of features, "
+            f"got shapes {X_train.shape} and {X_test.shape}"
+        )
+    y_train = check_labels("y_train", y_train, len(X_train), at_least_two=True)
+    n_classes = int(max(y_train.max(), np.max(y_test)) + 1)
+    y_test = check_labels("y_test", y_test, len(X_test), n_classes=n_classes)
+    check_choice("activation", activation, TRAIN_ACTIVATIONS)
+    check_int("depth", depth, 1)
+    check_int("width", width, 1)
+    check_int("n_inits", n_inits, 1)
+    check_int("n_steps", n_steps, 1)
+    check_int("batch_size", batch_size, 1, len(X_train))
+    check_real("lr", lr, 0.0)
+    return X_train, y_train, X_test, y_test, n_classes
+
+
+def _shapes(dim: int, depth: int, width: int, n_classes: int) -> list[tuple[int, int]]:
+    """(fan_in, fan_out) of every layer, readout last."""
+    return [(dim, width)] + [(width, width)] * (depth - 1) + [(width, n_classes)]
+
+
+def _init_block(shapes, seed: int, b: int, size: int, dtype) -> list[torch.Tensor]:
+    """Weights (size, fan_in, fan_out), He-scaled, then zero biases (size, 1, fan_out), for every
+    layer of the networks of block b; the whole block is drawn so that its networks do not
+    depend on ``size``."""
+    state = np.random.SeedSequence([seed, b]).generate_state(1, dtype=np.uint64)[0]
+    gen = torch.Generator().manual_seed(int(state))
+    weights = [
+        torch.randn(_BLOCK, fan_in, fan_out, generator=gen, dtype=dtype)[:size] * math.sqrt(2.0 / fan_in)
+        for fan_in, fan_out in shapes
+    ]
+    return weights + [torch.zeros(size, 1, fan_out, dtype=dtype) for _, fan_out in shapes]
+
+
+def _batches(seed: int, n_train: int, n_steps: int, batch_size: int) -> np.ndarray:
+    """(n_steps, batch_size) indices of the training images, epoch by epoch, shared by all networks."""
+    rng = np.random.default_rng([seed, 1])
+    per_epoch = n_train // batch_size
+    epochs = math.ceil(n_steps / per_epoch)
+    order = np.stack([rng.permutation(n_train)[: per_epoch * batch_size] for _ in range(epochs)])
+    return order.reshape(-1, batch_size)[:n_steps]
+
+
+def _forward(params: list[torch.Tensor], x: torch.Tensor, phi) -> torch.Tensor:
+    """Logits (networks, points, classes) of every network on the shared inputs x (points, dim)."""
+    n_layers = len(params) // 2
+    h = x
+    for layer in range(n_layers):
+        h = torch.baddbmm(params[n_layers + layer], h.expand(len(params[0]), *h.shape[-2:]), params[layer])
+        if layer < n_layers - 1:
+            h = phi(h)
+    return h
+
+
+def _record(
+    logits: torch.Tensor, y: torch.Tensor, favoured: torch.Tensor, n_classes: int
+) -> list[np.ndarray]:
+    """share_favoured, acc_favoured, acc_other, accuracy of every network from its test logits."""
+    pred = logits.argmax(dim=-1)  # (networks, points)
+    correct = (pred == y).double()
+    onehot = F.one_hot(y, n_classes).double()  # (points, classes)
+    per_class = (correct @ onehot) / onehot.sum(dim=0)  # (networks, classes)
+    fav = F.one_hot(favoured, n_classes).bool()
+    acc_fav = per_class[fav]
+    acc_other = per_class.masked_fill(fav, 0.0).sum(dim=1) / (n_classes - 1)
+    share = (pred == favoured[:, None]).double().mean(dim=1)
+    return [t.numpy() for t in (share, acc_fav, acc_other, correct.mean(dim=1))]
+
+
+def _train_block(data, shapes, phi, steps, batches, lr, seed, b, size, n_classes, dtype):
+    X_train, y_train, X_test, y_test = data
+    params = _init_block(shapes, seed, b, size, dtype)
+    for p in params:
+        p.requires_grad_()
+    with torch.no_grad():
+        init = _forward(params, X_train, phi)
+        var, mean = torch.var_mean(init, dim=1, correction=0)
+        favoured = F.one_hot(init.argmax(dim=-1), n_classes).sum(dim=1).argmax(dim=-1)
+    rows = []
+    for step in range(steps[-1] + 1):
+        if step in steps:
+            with torch.no_grad():
+                rows.append(_record(_forward(params, X_test, phi), y_test, favoured, n_classes))
+        if step == steps[-1]:
+            break
+        idx = torch.from_numpy(batches[step])
+        logits = _forward(params, X_train[idx], phi)
+        # The sum over networks of each network's mean loss: every network keeps its own gradient.
+        loss = F.cross_entropy(logits.flatten(0, 1), y_train[idx].repeat(size), reduction="sum") / len(idx)
+        grads = torch.autograd.grad(loss, params)
+        with torch.no_grad():
+            for p, g in zip(params, grads):
+                p.sub_(lr * g)
+    fields = [np.stack([r[k] for r in rows], axis=1) for k in range(4)]
+    return favoured.numpy(), fields, mean.double().numpy(), var.double().numpy()
+
+
+def train(
+    X_train,
+    y_train,
+    X_test,
+    y_test,
+    *,
+    activation: str = "relu",
+    depth: int = 3,
+    width: int = 64,
+    n_inits: int = 128,
+    n_steps: int = 300,
+    batch_size: int = 64,
+    lr: float = 0.05,
+    n_evals: int = 30,
+    seed: int = 0,
+    dtype: torch.dtype = torch.float32,
+    progress: bool = False,
+) -> Trajectories:
+    """Train ``n_inits`` networks with SGD on (X_train, y_train), batched over networks, and
+    evaluate them on (X_test, y_test) at :func:`eval_steps` (module docstring). Deterministic for
+    a given seed."""
+    X_train, y_train, X_test, y_test, n_classes = _check(
+        X_train, y_train, X_test, y_test, activation, depth, width, n_inits, n_steps, batch_size, lr
+    )
+    seed = check_seed(seed)
+    if dtype not in (torch.float32, torch.float64):
+        raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype!r}")
+    data = (
+        torch.as_tensor(X_train, dtype=dtype),
+        torch.as_tensor(y_train),
+        torch.as_tensor(X_test, dtype=dtype),
+        torch.as_tensor(y_test),
+    )
+    shapes = _shapes(X_train.shape[1], depth, width, n_classes)
+    steps, batches = eval_steps(n_steps, n_evals), _batches(seed, len(X_train), n_steps, batch_size)
+    blocks = range(math.ceil(n_inits / _BLOCK))
+    if progress:
+        from tqdm.auto import tqdm
+
+        blocks = tqdm(blocks, desc=f"training {activation} networks", unit="block")
+    phi = torch_activation(activation)
+    out = [
+        _train_block(
+            data,
+            shapes,
+            phi,
+            steps,
+            batches,
+            lr,
+            seed,
+            b,
+            min(_BLOCK, n_inits - b * _BLOCK),
+            n_classes,
+            dtype,
+        )
+        for b in blocks
+    ]
+    fields = [np.concatenate([o[1][k] for o in out]) for k in range(4)]
+    return Trajectories(
+        steps,
+        np.concatenate([o[0] for o in out]),
+        *fields,
+        np.concatenate([o[2] for o in out]),
+        np.concatenate([o[3] for o in out]),
+    )
+
+
+class _Activation(nn.Module):
+    def __init__(self, phi):
+        super().__init__()
+        self.phi = phi
+
+    def forward(self, x):
+        return self.phi(x)
+
+
+def make_module(params: list[torch.Tensor], activation: str) -> nn.Sequential:
+    """One network of a block as a ``torch.nn.Sequential`` (weights (fan_in, fan_out) and biases
+    as :func:`train` lays them out, without the network dimension)."""
+    n_layers = len(params) // 2
+    layers = []
+    for layer in range(n_layers):
+        w, b = params[layer], params[n_layers + layer]
+        linear = nn.Linear(w.shape[0], w.shape[1]).to(w.dtype)
+        linear.weight.data, linear.bias.data = w.T.clone(), b.reshape(-1).clone()
+        layers.append(linear)
+        if layer < n_layers - 1:
+            layers.append(_Activation(torch_activation(activation)))
+    return nn.Sequential(*layers)
+
+
+def train_loop(
+    X_train,
+    y_train,
+    X_test,
+    y_test,
+    *,
+    activation: str = "relu",
+    depth: int = 3,
+    width: int = 64,
+    n_inits: int = 128,
+    n_steps: int = 300,
+    batch_size: int = 64,
+    lr: float = 0.05,
+    n_evals: int = 30,
+    seed: int = 0,
+    dtype: torch.dtype = torch.float32,
+) -> Trajectories:
+    """The naive reference for :func:`train`: the same networks, batches and steps, one
+    ``torch.nn`` network and ``torch.optim.SGD`` at a time. Same arguments and result."""
+    X_train, y_train, X_test, y_test, n_classes = _check(
+        X_train, y_train, X_test, y_test, activation, depth, width, n_inits, n_steps, batch_size, lr
+    )
+    Xtr, ytr = torch.as_tensor(X_train, dtype=dtype), torch.as_tensor(y_train)
+    Xte, yte = torch.as_tensor(X_test, dtype=dtype), torch.as_tensor(y_test)
+    shapes = _shapes(X_train.shape[1], depth, width, n_classes)
+    steps, batches = eval_steps(n_steps, n_evals), _batches(seed, len(X_train), n_steps, batch_size)
+    favoured, rows, means, variances = [], [], [], []
+    for b in range(math.ceil(n_inits / _BLOCK)):
+        size = min(_BLOCK, n_inits - b * _BLOCK)
+        block = _init_block(shapes, seed, b, size, dtype)
+        for i in range(size):
+            net = make_module([p[i] for p in block], activation)
+            opt = torch.optim.SGD(net.parameters(), lr=lr)
+            with torch.no_grad():
+                init = net(Xtr)
+                var, mean = torch.var_mean(init, dim=0, correction=0)
+                fav = torch.bincount(init.argmax(dim=1), minlength=n_classes).argmax().reshape(1)
+            record = []
+            for step in range(steps[-1] + 1):
+                if step in steps:
+                    with torch.no_grad():
+                        record.append(_record(net(Xte)[None], yte, fav, n_classes))
+                if step == steps[-1]:
+                    break
+                idx = torch.from_numpy(batches[step])
+                loss = F.cross_entropy(net(Xtr[idx]), ytr[idx])
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+            favoured.append(int(fav))
+            rows.append([np.concatenate([r[k] for r in record]) for k in range(4)])
+            means.append(mean.double().numpy())
+            variances.append(var.double().numpy())
+    fields = [np.stack([r[k] for r in rows]) for k in range(4)]
+    return Trajectories(steps, np.array(favoured), *fields, np.stack(means), np.stack(variances))
