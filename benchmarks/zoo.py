@@ -78,8 +78,9 @@ def timed(fn, *args):
     return time.perf_counter() - t, out
 
 
-def max_weight_diff(a: dict, b: dict, n: int) -> float:
-    return max((a[k][:n] - v[:n]).abs().max().item() for k, v in b.items())
+def weight_diffs(a: dict, b: dict, n: int) -> torch.Tensor:
+    """Each of the first n models' largest |weight difference| between two trainings, (n,)."""
+    return torch.stack([(a[k][:n] - v[:n]).abs().flatten(1).amax(1) for k, v in b.items()]).amax(0)
 
 
 def mean_acc_diff(a: dict, b: dict, n: int) -> float:
@@ -120,6 +121,7 @@ def main() -> None:
         fn(spec, 0, 2)  # warm up the kernels once, outside the timings
     rates = {k: [] for k in ways}
     fractions, diffs = [], {"weight_torch_func": [], "weight_loop": [], "acc_torch_func": [], "acc_loop": []}
+    medians = {"torch_func": [], "loop": []}
     names = list(ways)
     for r in range(args.rounds):
         reference = matmul_flops_per_s()
@@ -129,10 +131,14 @@ def main() -> None:
             seconds, out[name] = timed(fn, spec, 0, n)
             rates[name].append(n / seconds)
         fractions.append(flops * rates["batched"][-1] / reference)
-        # Same models every way: weights agree up to float rounding (which Adam's normalised steps
-        # carry a little further over a run), so their test accuracies agree.
+        # Same models every way: weights agree up to float rounding, which Adam's normalised steps
+        # carry further over a run and which, in a few CNNs, flips a max-pool's choice and sends
+        # the model on another path (a large largest difference, a tiny median one); the test
+        # accuracies agree.
         for other, n in (("torch_func", args.batched_models), ("loop", args.loop_models)):
-            diffs[f"weight_{other}"].append(max_weight_diff(out["batched"][0], out[other][0], n))
+            per_model = weight_diffs(out["batched"][0], out[other][0], n)
+            diffs[f"weight_{other}"].append(per_model.max().item())
+            medians[other].append(per_model.median().item())
             diffs[f"acc_{other}"].append(mean_acc_diff(out["batched"][1], out[other][1], n))
         print(
             f"round {r + 1}: models/s batched {rates['batched'][-1]:.1f}, torch.func "
@@ -170,7 +176,9 @@ def main() -> None:
                 "matmul_fraction": round(statistics.median(fractions), 3),
                 "matmul_fraction_range": spread(fractions, 3),
                 "max_weight_diff_vs_torch_func": float(f"{max(diffs['weight_torch_func']):.2e}"),
+                "median_model_weight_diff_vs_torch_func": float(f"{max(medians['torch_func']):.2e}"),
                 "max_weight_diff_vs_loop": float(f"{max(diffs['weight_loop']):.2e}"),
+                "median_model_weight_diff_vs_loop": float(f"{max(medians['loop']):.2e}"),
                 "mean_abs_unbiased_acc_diff_vs_torch_func": round(max(diffs["acc_torch_func"]), 4),
                 "mean_abs_unbiased_acc_diff_vs_loop": round(max(diffs["acc_loop"]), 4),
                 "zoo_models": args.zoo_models,
