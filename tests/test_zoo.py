@@ -245,10 +245,10 @@ def test_unbiased_accuracy_rises_with_sigma2_over_the_bias_levels():
         (dict(n_models=2, task="shape"), "task must be one of"),
         (dict(n_models=2, bias=("huge",)), "bias must be one of"),
         (dict(n_models=2, bias=()), "bias must name at least one level"),
-        (dict(n_models=2, pool="C"), "pool must be 'A' or 'B'"),
+        (dict(n_models=2, pool="C"), "pool must be .*A.*B"),
         (dict(n_models=2, n_train=5000), "n_train must be <="),
-        (dict(n_models=2, minority_share=0.5), "minority_share must be in"),
-        (dict(n_models=2, lr=0), "lr must be a number > 0"),
+        (dict(n_models=2, minority_share=0.5), r"minority_share must be .*(1/3|0\.333)"),
+        (dict(n_models=2, lr=0), "lr must be a (finite )?number > 0"),
         (dict(n_models=2, shift=1), "shift must be True or False"),
     ],
 )
