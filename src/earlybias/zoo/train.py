@@ -252,7 +252,8 @@ def _torch_func_block(spec: ZooSpec, indices: range):
     M = len(indices)
     modules = [make_module(spec, {k: v[m] for k, v in init.items()}) for m in range(M)]
     params, buffers = stack_module_state(modules)
-    skeleton = make_module(spec).to("meta")  # the architecture; the numbers come from params
+    with torch.device("meta"):  # the architecture only (no random init); the numbers are params
+        skeleton = make_module(spec)
 
     def logits(p, b, x):
         return functional_call(skeleton, (p, b), (x,))
