@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 from earlybias import book
 from earlybias.claims import below, mark_not_reproduced
-from earlybias.results import provenance, write_results
+from earlybias.results import load_results, provenance, write_results
 
 
 def test_report_shows_passed_failed_and_not_reproduced_claims(tmp_path, monkeypatch):
@@ -31,3 +31,19 @@ def test_report_shows_passed_failed_and_not_reproduced_claims(tmp_path, monkeypa
     assert "| ok | s1 | 0 | < 1 | passed |" in text
     assert "| gap | s2 | 2 | < 1 | *not reproduced*: does not hold \\| at 8x8 |" in text
     assert "| weights | not executed |" in text
+
+
+def test_undefined_metrics_are_written_as_null_so_results_json_stays_json(tmp_path):
+    path = tmp_path / "results.json"
+    write_results(
+        path,
+        chapter="igb",
+        profile="smoke",
+        params={},
+        metrics={"defined": 0.5, "undefined": float("nan")},
+        claims=[],
+        runtime_s=1.0,
+        provenance={},
+    )
+    assert "NaN" not in path.read_text()
+    assert load_results(path)["metrics"] == {"defined": 0.5, "undefined": None}

@@ -7,6 +7,7 @@ is written atomically so that a reader never sees half of it.
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import subprocess
@@ -74,12 +75,14 @@ def write_results(
         "chapter": chapter,
         "profile": profile,
         "params": params,
-        "metrics": metrics,
+        # A metric that is undefined in a run (NaN: say a bias of an attribute no model predicts)
+        # is written as null: JSON has no NaN, and other readers' parsers refuse it.
+        "metrics": {k: (float(v) if math.isfinite(v) else None) for k, v in metrics.items()},
         "claims": claims,
         "runtime_s": round(runtime_s, 2),
         "provenance": provenance,
     }
-    atomic_write(path, json.dumps(record, indent=2) + "\n")
+    atomic_write(path, json.dumps(record, indent=2, allow_nan=False) + "\n")
     return record
 
 
