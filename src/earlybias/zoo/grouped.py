@@ -6,7 +6,8 @@ share: M convolutional networks of one architecture (``ConvNet``), each with its
 initialisation and data order, run as **grouped convolutions** (``groups=M``) and batched matrix
 products, so one forward pass serves every model.
 
-- ``ConvNet``: the architecture (3x3 convolutions of stride 2 with ReLU, then a linear readout);
+- ``ConvNet``: the architecture (3x3 convolutions of stride 2, or 1 where asked, with ReLU, then a
+  linear readout);
 - ``init_params``: stacked parameters ``{name: (M, ...)}`` named as the ``torch.nn`` module's
   ``state_dict`` (``module(net)``), each model drawn from its own seed like PyTorch's default;
 - ``forward``: outputs (M, B, n_outputs) of all models, with optional weight **masks** (pruning);
@@ -53,13 +54,16 @@ OPTIMIZERS = ("adam", "sgd")
 
 @dataclass(frozen=True)
 class ConvNet:
-    """A small CNN: ``len(channels)`` 3x3 convolutions of stride 2 and padding 1, each followed by
-    ReLU, then a linear layer from the flattened feature map to ``n_outputs``."""
+    """A small CNN: ``len(channels)`` 3x3 convolutions of padding 1, each followed by ReLU, then a
+    linear layer from the flattened feature map to ``n_outputs``. ``strides`` gives each
+    convolution's stride (1 or 2; default: 2 for all): a stride-1 first convolution keeps the
+    image's full resolution for the fine detail (edges, corners) that a stride 2 averages away."""
 
     in_channels: int = 3
     image_size: int = 16
     channels: tuple[int, ...] = (16, 32)
     n_outputs: int = 13
+    strides: tuple[int, ...] | None = None
 
     def __post_init__(self):
         check_int("in_channels", self.in_channels, 1)
@@ -69,13 +73,25 @@ class ConvNet:
             raise ValueError(
                 f"channels must be a non-empty tuple of positive integers, got {self.channels!r}"
             )
+        if self.strides is not None and (
+            len(self.strides) != len(self.channels) or any(s not in (1, 2) for s in self.strides)
+        ):
+            raise ValueError(
+                f"strides must give one stride (1 or 2) per convolution ({len(self.channels)}), "
+                f"got {self.strides!r}"
+            )
+
+    @property
+    def conv_strides(self) -> tuple[int, ...]:
+        """Each convolution's stride (2 unless ``strides`` says otherwise)."""
+        return tuple(self.strides) if self.strides is not None else (2,) * len(self.channels)
 
     @property
     def feature_size(self) -> int:
-        """Side of the last feature map: each stride-2 convolution maps s to (s - 1) // 2 + 1."""
+        """Side of the last feature map: a convolution of stride t maps s to (s - 1) // t + 1."""
         s = self.image_size
-        for _ in self.channels:
-            s = (s - 1) // 2 + 1
+        for t in self.conv_strides:
+            s = (s - 1) // t + 1
         return s
 
     def shapes(self) -> dict[str, tuple[int, ...]]:
@@ -96,8 +112,8 @@ class ConvNet:
     def flops(self) -> int:
         """Multiply-adds of one forward pass of one image (for the benchmark's matmul share)."""
         total, s, c_in = 0, self.image_size, self.in_channels
-        for c in self.channels:
-            s = (s - 1) // 2 + 1
+        for c, t in zip(self.channels, self.conv_strides):
+            s = (s - 1) // t + 1
             total += s * s * c * c_in * 9
             c_in = c
         return total + self.n_outputs * c_in * self.feature_size**2
@@ -107,8 +123,8 @@ class _Module(torch.nn.Module):
     def __init__(self, net: ConvNet):
         super().__init__()
         c_in = net.in_channels
-        for i, c in enumerate(net.channels):
-            self.add_module(f"conv{i}", torch.nn.Conv2d(c_in, c, 3, stride=2, padding=1))
+        for i, (c, t) in enumerate(zip(net.channels, net.conv_strides)):
+            self.add_module(f"conv{i}", torch.nn.Conv2d(c_in, c, 3, stride=t, padding=1))
             c_in = c
         self.fc = torch.nn.Linear(c_in * net.feature_size**2, net.n_outputs)
         self.n_conv = len(net.channels)
@@ -175,9 +191,9 @@ def forward(net: ConvNet, weights: dict[str, torch.Tensor], x: torch.Tensor, mas
         raise ValueError(f"x must be (B, {net.in_channels}, H, W) or ({M}, B, {net.in_channels}, H, W)")
     B = x.shape[1]
     h = x.transpose(0, 1).reshape(B, M * net.in_channels, *x.shape[3:])
-    for i in range(len(net.channels)):
+    for i, t in enumerate(net.conv_strides):
         w, b = weights[f"conv{i}.weight"], weights[f"conv{i}.bias"]
-        h = F.conv2d(h, w.reshape(-1, *w.shape[2:]), b.reshape(-1), stride=2, padding=1, groups=M)
+        h = F.conv2d(h, w.reshape(-1, *w.shape[2:]), b.reshape(-1), stride=t, padding=1, groups=M)
         h = torch.relu(h)
     h = h.reshape(B, M, -1).transpose(0, 1)  # (M, B, features): each model's map, flattened as nn does
     return torch.baddbmm(weights["fc.bias"].unsqueeze(1), h, weights["fc.weight"].transpose(1, 2))
