@@ -55,6 +55,7 @@ class Setup:
     image_size: int = 16
     protected_strength: float = 0.7
     width: int = 24
+    first_stride: int = 1
     lr: float = 2e-3
     finetune_lr: float = 5e-4
     batch_size: int = 128
@@ -72,10 +73,21 @@ class Setup:
         check_int("image_size", self.image_size, 8, 64)
         check_real("protected_strength", self.protected_strength, 0.0, 1.0)
         check_int("width", self.width, 1, 256)
+        check_int("first_stride", self.first_stride, 1, 2)
 
     @property
     def net(self) -> grouped.ConvNet:
-        return grouped.ConvNet(3, self.image_size, (self.width, 2 * self.width), len(ATTRIBUTES))
+        """Two 3x3 convolutions (``width`` and 2 ``width`` channels) and a linear readout. The first
+        has stride ``first_stride`` (1 by default): at 16 x 16 pixels a stride-2 first convolution
+        averages away the corners and edges that tell a circle from a square, and the dense model
+        never learns the shapes (circle ~0.69, square ~0.76 accuracy at width 24)."""
+        return grouped.ConvNet(
+            3,
+            self.image_size,
+            (self.width, 2 * self.width),
+            len(ATTRIBUTES),
+            (self.first_stride, 2),
+        )
 
     @property
     def world(self) -> ShapesWorld:
