@@ -12,7 +12,7 @@ Y_TRAIN, Y_TEST = (X_TRAIN[:, 0] > 0.5).astype(int), (X_TEST[:, 0] > 0.5).astype
 DATA = (X_TRAIN, Y_TRAIN, X_TEST, Y_TEST)
 
 
-@pytest.mark.parametrize("activation", ["relu", "tanh"])
+@pytest.mark.parametrize("activation", dynamics.TRAIN_ACTIVATIONS)
 def test_batched_training_gives_the_numbers_of_the_module_loop(activation):
     kwargs = dict(activation=activation, depth=2, width=8, n_inits=5, n_steps=12, batch_size=16, lr=0.1)
     batched = dynamics.train(*DATA, dtype=torch.float64, n_evals=5, seed=3, **kwargs)

@@ -115,24 +115,42 @@ def check_params(params: dict) -> None:
         raise ParamError(f"parameter 'pool_k': got {params['pool_k']}, allowed here: only 1 ({problem})")
 
 
-# Cost model of a run, measured on the study's 2-core machine: the claim experiments take about
-# a minute at claims_scale=1 and scale with it; the headline simulation runs at about 20 GFLOP/s.
-_CLAIMS_S, _FLOPS_PER_S, _BASE_BYTES = 60.0, 2e10, 1.5 * 2**30
+# Cost model of a run, calibrated on the study's 2-core machine at EARLYBIAS_THREADS=2: a fixed
+# part (kernel start, imports, the kernel predictions and theory samples, figures, explorer,
+# exercises; about 20 s), the claim experiments (60 s per unit of claims_scale: 59 s of one core's
+# time measured at claims_scale=1, 3 s at 0.05 beyond the fixed part), and the headline
+# simulation at about 20 GFLOP/s. Memory: the kernel with torch, pandas and matplotlib and the
+# claim experiments' peak (0.9 GiB measured) below _BASE_BYTES, plus what the headline holds.
+_FIXED_S, _CLAIMS_S, _FLOPS_PER_S = 20.0, 60.0, 2e10
+_BASE_BYTES = 1.5 * 2**30
+_WEIGHT_BUDGET = 2**24  # numbers per block of drawn weights (igb.networks)
+_RESULT_ARRAYS = 6  # float64 arrays of (n_inits, n_classes) alive at once: means, variances, counts...
 
 
 def estimate(params: dict) -> Estimate:
-    """Peak memory and run time of the chapter from its parameters (``earlybias.budget``)."""
+    """Peak memory and run time of the chapter from its parameters (``earlybias.budget``).
+
+    Time: the fixed part, the claim experiments in proportion to ``claims_scale``, and the
+    headline's 2 n_inits n_points (multiply-adds per point and network) at the machine's rate.
+    Memory: the base, one block of the headline's weights (a single network when it exceeds the
+    block budget), its inputs, its per-network results, and the pairwise kernel on the digits.
+    """
     dim = 64 if params["data"] == "digits" else 100
-    width, depth, n_classes = params["width"], params["depth"], params["n_classes"]
-    per_point = dim * width * params["pool_k"] + width * width * (depth - 1) + width * n_classes
-    flops = 2.0 * params["n_inits"] * params["n_points"] * per_point
-    # float64 per initialisation and class: output means, variances, counts and fractions; the
-    # theory's class fractions (at most 10,000 samples) likewise.
+    width, depth, pool_k = params["width"], params["depth"], params["pool_k"]
+    n_inits, n_points, n_classes = params["n_inits"], params["n_points"], params["n_classes"]
+    layers = [dim * width * pool_k] + [width * width] * (depth - 1) + [width * n_classes]
+    per_init = sum(layers)
+    block = max(1, min(64, _WEIGHT_BUDGET // per_init))
+    flops = 2.0 * n_inits * n_points * per_init
     memory = (
-        _BASE_BYTES + 8.0 * 2 * params["n_points"] * dim + 8.0 * 4 * (params["n_inits"] + 10_000) * n_classes
+        _BASE_BYTES
+        + 8.0 * block * per_init  # the block's weights in float32, drawn then scaled (measured: 1.5x)
+        + 12.0 * n_points * dim  # the inputs in float64 and float32
+        + 8.0 * _RESULT_ARRAYS * n_inits * n_classes
+        + (8.0 * 12 * n_points**2 / 2 if params["data"] == "digits" else 0.0)  # kernel over pairs
     )
     return Estimate(
         memory,
-        _CLAIMS_S * params["claims_scale"] + flops / _FLOPS_PER_S,
-        ("n_inits", "n_points", "n_classes", "width"),
+        _FIXED_S + _CLAIMS_S * params["claims_scale"] + flops / _FLOPS_PER_S,
+        ("n_inits", "n_points", "n_classes", "width", "depth", "claims_scale"),
     )

@@ -5,10 +5,11 @@ that trains multilayer perceptrons with IGB (ReLU) and without it (tanh), reorde
 nodes so that the class a network favours at initialisation comes first, and logs per-class
 accuracy and the guessed fractions at logarithmically spaced steps. This module does the same
 for ``n_inits`` networks as one tensor program: every weight has a leading network dimension,
-all networks see the same mini-batches, and one backward pass of the sum of their losses gives
-every network its own gradient (the networks share no parameter), so one SGD step updates all of
-them. :func:`train_loop` is the same training one ``torch.nn`` network at a time; the tests and
-``benchmarks/igb_dynamics.py`` compare the two.
+all networks see the same mini-batches, and a hand-written backward pass through batched
+matmuls gives every network its own gradient (the networks share no parameter) and updates it in
+place, so one SGD step updates all of them. :func:`train_loop` is the same training one
+``torch.nn`` network at a time with autograd and ``torch.optim.SGD``: an independent reference,
+which the tests and ``benchmarks/igb_dynamics.py`` compare with the engine.
 
 Networks: ``depth`` hidden layers of ``width`` units with the activation, a linear readout;
 He-initialised weights (N(0, 2 / fan_in)) and zero biases, so at step 0 they are the untrained
@@ -113,14 +114,20 @@ def _batches(seed: int, n_train: int, n_steps: int, batch_size: int) -> np.ndarr
     return order.reshape(-1, batch_size)[:n_steps]
 
 
+def _first_layer(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """x (points, dim), shared by all networks, through every network's first layer w (networks,
+    dim, width) and b: one matrix product with all the networks' weights side by side."""
+    n_nets, dim, width = w.shape
+    z = x @ w.permute(1, 0, 2).reshape(dim, n_nets * width)
+    return z.view(x.shape[0], n_nets, width).transpose(0, 1) + b  # (networks, points, width)
+
+
 def _forward(params: list[torch.Tensor], x: torch.Tensor, phi) -> torch.Tensor:
     """Logits (networks, points, classes) of every network on the shared inputs x (points, dim)."""
     n_layers = len(params) // 2
-    h = x
-    for layer in range(n_layers):
-        h = torch.baddbmm(params[n_layers + layer], h.expand(len(params[0]), *h.shape[-2:]), params[layer])
-        if layer < n_layers - 1:
-            h = phi(h)
+    h = _first_layer(x, params[0], params[n_layers])
+    for layer in range(1, n_layers):
+        h = torch.baddbmm(params[n_layers + layer], phi(h), params[layer])
     return h
 
 
@@ -139,30 +146,66 @@ def _record(
     return [t.numpy() for t in (share, acc_fav, acc_other, correct.mean(dim=1))]
 
 
-def _train_block(data, shapes, phi, steps, batches, lr, seed, b, size, n_classes, dtype):
+def _derivative(activation: str):
+    """phi'(z) as a function of (z, phi(z)), for the hand-written backward pass."""
+    if activation == "relu":
+        return lambda z, h: z > 0  # a mask: multiplying by it zeroes the negative side
+    if activation == "tanh":
+        return lambda z, h: 1.0 - h * h
+    if activation == "linear":
+        return lambda z, h: torch.ones_like(z)
+    if activation == "sigmoid":
+        return lambda z, h: h * (1.0 - h)
+    # gelu: d/dz z Phi(z) = Phi(z) + z phi(z)
+    return lambda z, h: torch.special.ndtr(z) + z * torch.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
+
+
+def _sgd_step(params: list[torch.Tensor], x: torch.Tensor, y: torch.Tensor, phi, dphi, lr: float) -> None:
+    """One SGD step of every network on the shared mini-batch (x, y), backpropagated by hand.
+
+    Each network minimises its own mean cross-entropy; the networks share no parameter, so the
+    gradients are the per-network ones. The weight update is accumulated in place by one batched
+    matmul per layer (W <- W - lr h^T delta), with no graph and no gradient tensors kept.
+    """
+    n_layers = len(params) // 2
+    pre = [_first_layer(x, params[0], params[n_layers])]
+    inputs = [x]
+    for layer in range(1, n_layers):
+        inputs.append(phi(pre[-1]))
+        pre.append(torch.baddbmm(params[n_layers + layer], inputs[-1], params[layer]))
+    # d(mean cross-entropy) / d(logits) = (softmax - one-hot) / batch size, for every network.
+    delta = torch.softmax(pre[-1], dim=-1)
+    delta -= F.one_hot(y, delta.shape[-1]).to(delta.dtype)
+    delta /= x.shape[0]
+    for layer in range(n_layers - 1, -1, -1):
+        w, b, h_in = params[layer], params[n_layers + layer], inputs[layer]
+        back = torch.bmm(delta, w.transpose(1, 2)) if layer > 0 else None  # before w changes
+        if layer == 0:  # the shared inputs of the first layer: one matrix product for all networks
+            grad = h_in.T @ delta.transpose(0, 1).reshape(h_in.shape[0], -1)  # (dim, networks * width)
+            w.sub_(grad.view(w.shape[1], w.shape[0], w.shape[2]).transpose(0, 1), alpha=lr)
+        else:
+            w.baddbmm_(h_in.transpose(1, 2), delta, alpha=-lr)
+        b.sub_(lr * delta.sum(dim=1, keepdim=True))
+        if back is not None:
+            delta = back * dphi(pre[layer - 1], inputs[layer])
+
+
+def _train_block(data, shapes, activation, steps, batches, lr, seed, b, size, n_classes, dtype):
     X_train, y_train, X_test, y_test = data
     params = _init_block(shapes, seed, b, size, dtype)
-    for p in params:
-        p.requires_grad_()
+    phi, dphi = torch_activation(activation), _derivative(activation)
     with torch.no_grad():
         init = _forward(params, X_train, phi)
         var, mean = torch.var_mean(init, dim=1, correction=0)
         favoured = F.one_hot(init.argmax(dim=-1), n_classes).sum(dim=1).argmax(dim=-1)
-    rows = []
-    for step in range(steps[-1] + 1):
-        if step in steps:
-            with torch.no_grad():
+        rows = []
+        for step in range(steps[-1] + 1):
+            if step in steps:
                 rows.append(_record(_forward(params, X_test, phi), y_test, favoured, n_classes))
-        if step == steps[-1]:
-            break
-        idx = torch.from_numpy(batches[step])
-        logits = _forward(params, X_train[idx], phi)
-        # The sum over networks of each network's mean loss: every network keeps its own gradient.
-        loss = F.cross_entropy(logits.flatten(0, 1), y_train[idx].repeat(size), reduction="sum") / len(idx)
-        grads = torch.autograd.grad(loss, params)
-        with torch.no_grad():
-            for p, g in zip(params, grads):
-                p.sub_(lr * g)
+            if step == steps[-1]:
+                break
+            idx = torch.from_numpy(batches[step])
+            _sgd_step(params, X_train[idx], y_train[idx], phi, dphi, lr)
     fields = [np.stack([r[k] for r in rows], axis=1) for k in range(4)]
     return favoured.numpy(), fields, mean.double().numpy(), var.double().numpy()
 
@@ -207,12 +250,11 @@ def train(
         from tqdm.auto import tqdm
 
         blocks = tqdm(blocks, desc=f"training {activation} networks", unit="block")
-    phi = torch_activation(activation)
     out = [
         _train_block(
             data,
             shapes,
-            phi,
+            activation,
             steps,
             batches,
             lr,

@@ -1114,7 +1114,7 @@ def training_dynamics(
     "standardised")) lists the condition with IGB first; the tests swap it for a case without.
     """
     task = digit_task(seed)
-    size = _n_inits(n_inits, claims_scale)
+    size = _n_inits(n_inits, claims_scale, floor=8)
     curves, summary = [], []
     if len(conditions) != 2:
         raise ValueError(f"conditions must name two conditions (with IGB first), got {list(conditions)}")
