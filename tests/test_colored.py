@@ -7,6 +7,8 @@ from earlybias.data.colored import (
     BIAS_LEVELS,
     CLASS_COLORS,
     GROUP_COLORS,
+    LEVEL_NAMES,
+    PAPER_BIAS_LEVELS,
     color_digits,
     draw_shifts,
     group_digits,
@@ -72,10 +74,17 @@ def test_colouring_is_deterministic_for_a_seed():
     assert not np.array_equal(a, color_digits(X[:100], y[:100], 0.1, seed=8))
 
 
-def test_named_levels_are_ordered_from_strong_to_weak_bias():
-    values = [BIAS_LEVELS[k] for k in ("very_high", "high", "low", "very_low")]
+@pytest.mark.parametrize("levels", [BIAS_LEVELS, PAPER_BIAS_LEVELS])
+def test_named_levels_are_ordered_from_strong_to_weak_bias(levels):
+    assert tuple(levels) == LEVEL_NAMES == ("very_high", "high", "low", "very_low")
+    values = list(levels.values())
     assert values == sorted(values) and len(set(values)) == 4
     assert resolve_sigma2("low") == BIAS_LEVELS["low"] and resolve_sigma2(0.3) == 0.3
+
+
+def test_the_papers_levels_are_the_jitter_variances_of_digitwdb():
+    # README of BiDAlab/IFBiD: very high 0.02, high 0.03, low 0.04, very low 0.05.
+    assert list(PAPER_BIAS_LEVELS.values()) == [0.02, 0.03, 0.04, 0.05]
 
 
 def test_shift_moves_each_digit_by_at_most_one_pixel():
@@ -137,12 +146,13 @@ def test_pools_are_disjoint_and_cover_the_digits():
     "call, message",
     [
         (lambda: resolve_sigma2("extreme"), "bias must be one of"),
-        (lambda: resolve_sigma2(0.0), "variance > 0"),
+        (lambda: resolve_sigma2(0.0), "bias must be a finite number > 0"),
         (lambda: color_digits(np.ones((3, 63)), np.zeros(3, int), 0.1), "X must have shape"),
-        (lambda: color_digits(np.ones((3, 64)), np.array([0, 1, 10]), 0.1), "y must be 3 integer labels"),
+        (lambda: color_digits(np.ones((3, 64)), np.array([0, 1, 10]), 0.1), r"labels in \[0, 10\)"),
+        (lambda: color_digits(np.ones((3, 64)), np.zeros(2, int), 0.1), r"label per sample \(3\)"),
         (lambda: color_digits(np.ones((3, 64)), np.zeros(3, int), 0.1, seed=-1), "seed must be"),
         (lambda: group_shares(3, 0.1), "minority_group must be"),
-        (lambda: group_shares(0, 0.5), "minority_share must be in"),
+        (lambda: group_shares(0, 0.5), "minority_share must be a finite number > 0 and <= 0.333"),
         (lambda: group_digits(np.ones((3, 64)), [0.5, 0.5]), "shares must be 3"),
         (lambda: paint(np.ones((3, 64)), np.ones((3, 4))), "scale, offset in 3 channels"),
     ],

@@ -84,18 +84,37 @@ def test_summary_over_units_by_hand():
     np.testing.assert_allclose(out, [2, 20, math.sqrt(2 / 3), 10 * math.sqrt(2 / 3), 1, 10, 2, 20, 3, 30])
 
 
-def test_colour_features_by_hand():
-    p = mlp_params(M=1, H=1)
-    w = torch.zeros(1, 1, 3, 64)
-    w[..., 0, :], w[..., 2, :] = 1.0, 2.0  # energies 64, 0, 256; channel sums 64, 0, 128
-    p["fc1.weight"] = w.reshape(1, 1, 192)
-    values, names = ft.colour_features(p)
+def test_layer_features_by_hand():
+    # Two hidden units: unit 0 is all red (64 weights of 1 on channel 0), unit 1 green and blue.
+    p = mlp_params(M=1, H=2)
+    w = torch.zeros(1, 2, 3, 64)
+    w[0, 0, 0], w[0, 1, 1], w[0, 1, 2] = 1.0, 1.0, 1.0
+    p["fc1.weight"] = w.reshape(1, 2, 192)
+    values, names = ft.layer_features(p, "fc1")
     got = dict(zip(names, values[0].tolist()))
     assert len(names) == values.shape[1] == len(set(names))
-    assert [got[f"energy_{c}"] for c in range(3)] == pytest.approx([0.2, 0.0, 0.8])
-    assert got["unit_top_share_max"] == pytest.approx(0.8)
-    assert got["unit_contrast_mean"] == pytest.approx(np.std([64, 0, 128]) / math.sqrt(320))
-    assert [got[f"unit_sum_{c}_median"] for c in range(3)] == pytest.approx([64, 0, 128])
+    assert [got[f"fc1.in_norm_{s}"] for s in ("min", "max")] == pytest.approx([8.0, math.sqrt(128)])
+    assert [got[f"fc1.top_share_{s}"] for s in ("min", "max")] == pytest.approx([0.5, 1.0])
+    contrast = sorted([np.std([64, 0, 0]) / 8, np.std([0, 64, 64]) / math.sqrt(128)])
+    assert [got["fc1.contrast_min"], got["fc1.contrast_max"]] == pytest.approx(contrast)
+    # The first layer's channels are the colours, kept in order: each holds a third of the energy.
+    assert [got[f"fc1.channel{c}_share"] for c in range(3)] == pytest.approx([1 / 3] * 3)
+    assert [got[f"fc1.channel{c}_sum_mean"] for c in range(3)] == pytest.approx([32.0] * 3)
+    np.testing.assert_allclose(ft.color_energy(p).numpy(), [[1 / 3, 1 / 3, 1 / 3]])
+
+
+def test_every_layer_gets_the_same_kinds_of_features():
+    def kinds(names):
+        return {n.split(".", 1)[1].split("_")[0] for n in names}
+
+    c = cnn_params()
+    first, deeper, last = (ft.layer_features(c, layer)[1] for layer in ("conv1", "conv2", "fc"))
+    # Only the channel block differs: kept per colour in the first layer, summarised beyond it.
+    assert (
+        kinds(first) - {"channel0", "channel1", "channel2"}
+        == kinds(deeper) - {"channel"}
+        == kinds(last) - {"channel"}
+    )
 
 
 def test_flat_weights_follow_the_state_dict_and_are_not_invariant():
@@ -119,6 +138,11 @@ def test_weight_features_invariant_to_hidden_permutations(layers):
     assert Xc.shape == (3, len(names_c))
     Xc_perm, _ = ft.weight_features(permute_cnn(c, torch.randperm(4), torch.randperm(8)), layers)
     np.testing.assert_allclose(Xc_perm, Xc, rtol=1e-9, atol=1e-9)
+
+
+def test_chosen_layers():
+    assert ft.chosen_layers(cnn_params(), "beyond_first") == ["conv2", "fc"]
+    assert ft.chosen_layers(mlp_params(), "last") == ["fc2"]
 
 
 def test_weight_features_read_only_the_chosen_layers():
@@ -153,5 +177,5 @@ def test_unit_sets_follow_the_units():
 def test_bad_input_is_named():
     with pytest.raises(ValueError, match="params must hold"):
         ft.weight_features({"w": torch.zeros(2, 3)})
-    with pytest.raises(ValueError, match="layers must be one of"):
+    with pytest.raises(ValueError, match="layers must be one of first, last, all, beyond_first"):
         ft.weight_features(mlp_params(), "middle")

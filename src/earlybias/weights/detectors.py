@@ -1,218 +1,319 @@
-"""Detectors that read a network's bias from its weights, with no input (IFBiD, Sec. 3).
+"""Detectors that read a network's bias from its weights, with no input (chapter, {ref}`weights-method`).
 
-All three share one interface, in the manner of scikit-learn: ``fit(params, y)``, ``predict(params)``
-and ``score(params, y)``, where ``params`` are a zoo's per-layer tensors (``Zoo.params``, leading
-model dimension) and ``y`` one integer label per model (a bias level, or the minority group).
+Every detector is a scikit-learn classifier whose input ``X`` is a zoo's ``params`` (per-layer
+tensors with a leading model dimension, ``Zoo.params``) and whose labels ``y`` are one integer
+per model (a bias level, or the minority group): ``fit(params, y)``, ``predict(params)``,
+``predict_proba(params)``, ``score(params, y)``, ``classes_``.
 
-- ``StatsDetector``: logistic regression on ``weight_features``, permutation-invariant statistics;
-- ``DeepSetsDetector``: a shared encoder applied to every hidden unit's weights, pooled over the
-  units (mean and max), so invariant by construction, then an MLP head; trained with torch;
-- ``FlatDetector``: logistic regression on all raw weights, the baseline that must learn that
-  the order of the hidden units means nothing, and cannot.
+- ``stats``: a Pipeline of ``WeightFeatures`` (permutation-invariant statistics, equation
+  {eq}`weights-features`), standardisation and logistic regression;
+- ``flat``: the same Pipeline on every raw weight (``FlatWeights``): the baseline of the same
+  model class that must learn that the order of the hidden units means nothing, and cannot;
+- ``deepsets``: a shared encoder applied to every hidden unit's weights, pooled over the units
+  (mean and max), so invariant by construction, then an MLP head (equation {eq}`weights-deepsets`);
+- ``ifbid``: the paper's design (``earlybias.weights.ifbid``), a network over the raw kernels of
+  each convolution, max-pooled over kernel positions and over filters (equation {eq}`weights-ifbid`);
+- ``flat_net``: a one-hidden-layer network on every raw weight, the baseline of the same model
+  class as the two networks above.
+
+``BASELINE`` pairs each invariant detector with its flat baseline of the same model class.
 """
 
 from __future__ import annotations
 
-from numbers import Integral, Real
+from contextlib import contextmanager
 
 import numpy as np
 import torch
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
+from sklearn.neural_network import MLPClassifier
+from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 from torch import nn
 
-from earlybias.validation import check_int
+from earlybias.validation import check_choice, check_int, check_labels, check_real, check_seed
 from earlybias.weights.features import LAYER_CHOICES, flat_weights, layer_names, unit_sets, weight_features
 
-__all__ = ["DETECTORS", "StatsDetector", "FlatDetector", "DeepSetsDetector", "make_detector"]
+__all__ = [
+    "DETECTORS",
+    "INVARIANT",
+    "BASELINE",
+    "WeightFeatures",
+    "FlatWeights",
+    "stats_detector",
+    "flat_detector",
+    "flat_net_detector",
+    "DeepSetsDetector",
+    "make_detector",
+    "fit_labels",
+    "train_net",
+    "one_thread",
+]
 
-DETECTORS = ("stats", "deepsets", "flat")
+DETECTORS = ("stats", "deepsets", "ifbid", "flat", "flat_net")
+#: The detectors that do not depend on the order of a layer's units.
+INVARIANT = ("stats", "deepsets", "ifbid")
+#: Each invariant detector's flat baseline of the same model class (linear or a network).
+BASELINE = {"stats": "flat", "deepsets": "flat_net", "ifbid": "flat_net"}
 
 
-def _check_positive(name: str, value, integer: bool = False):
-    kind = Integral if integer else Real
-    if isinstance(value, bool) or not isinstance(value, kind) or not value > 0:
-        raise ValueError(f"{name} must be {'an integer' if integer else 'a number'} > 0, got {value!r}")
-    return value
+@contextmanager
+def one_thread():
+    """Run a detector's small matrices and networks on one thread (torch and BLAS alike).
+
+    Their operations are too small to share among threads: on the study's 2-core machine, with
+    other work running, a logistic regression on 2,560 models took 11.7 s on two BLAS threads and
+    0.16 s on one, a DeepSets fit 51 s on two torch threads and 7.5 s on one, with identical results.
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with threadpool_limits(1):
+            yield
+    finally:
+        torch.set_num_threads(before)
 
 
-def _labels(y, n: int) -> np.ndarray:
-    y = np.asarray(y)
-    if y.shape != (n,) or not np.issubdtype(y.dtype, np.integer):
-        raise ValueError(
-            f"y must hold one integer label per model ({n}), got shape {y.shape}, dtype {y.dtype}"
-        )
-    if len(np.unique(y)) < 2:
-        raise ValueError("y must hold at least two distinct labels to learn from")
-    return y
+class OneThreadPipeline(Pipeline):
+    """A scikit-learn Pipeline whose every fit and prediction runs in :func:`one_thread`."""
+
+    def fit(self, X, y=None, **params):
+        with one_thread():
+            return super().fit(X, y, **params)
+
+    def predict(self, X, **params):
+        with one_thread():
+            return super().predict(X, **params)
+
+    def predict_proba(self, X, **params):
+        with one_thread():
+            return super().predict_proba(X, **params)
+
+    def score(self, X, y=None, **params):
+        with one_thread():
+            return super().score(X, y, **params)
 
 
-class _Logistic:
-    """Standardised features, then multinomial logistic regression: shared by two detectors."""
+class WeightFeatures(TransformerMixin, BaseEstimator):
+    """``params`` -> ``weight_features(params, layers)``: the statistics detector's first step."""
 
-    def __init__(self, C: float, seed: int):
-        self.C = _check_positive("C", C)
-        self.seed = check_int("seed", seed, 0)
+    def __init__(self, layers: str = "all"):
+        self.layers = layers
 
-    def _features(self, params: dict) -> np.ndarray:
-        raise NotImplementedError
-
-    def fit(self, params: dict, y) -> _Logistic:
-        X = self._features(params)
-        self.model_ = make_pipeline(
-            StandardScaler(), LogisticRegression(C=self.C, max_iter=2000, random_state=self.seed)
-        ).fit(X, _labels(y, len(X)))
+    def fit(self, params, y=None):
+        check_choice("layers", self.layers, LAYER_CHOICES)
         return self
 
-    def predict_proba(self, params: dict) -> np.ndarray:
-        """Class probabilities (M, n_classes), classes in the order of ``classes_``."""
-        return self.model_.predict_proba(self._features(params))
-
-    def predict(self, params: dict) -> np.ndarray:
-        return self.model_.predict(self._features(params))
-
-    @property
-    def classes_(self) -> np.ndarray:
-        return self.model_.classes_
-
-    def score(self, params: dict, y) -> float:
-        """Accuracy: the share of models whose label is predicted right."""
-        return float(np.mean(self.predict(params) == np.asarray(y)))
-
-
-class StatsDetector(_Logistic):
-    """Logistic regression on permutation-invariant weight statistics (IFBiD, Sec. 3, our features).
-
-    ``layers``: ``"first"``, ``"last"`` or ``"all"``, which weights the features read (the ablation
-    of which layers carry the bias). ``C``: inverse l2 penalty of the logistic regression.
-    """
-
-    def __init__(self, layers: str = "all", C: float = 1.0, seed: int = 0):
-        if layers not in LAYER_CHOICES:
-            raise ValueError(f"layers must be one of {LAYER_CHOICES}, got {layers!r}")
-        self.layers = layers
-        super().__init__(C, seed)
-
-    def _features(self, params: dict) -> np.ndarray:
+    def transform(self, params) -> np.ndarray:
         return weight_features(params, self.layers)[0]
 
 
-class FlatDetector(_Logistic):
-    """Logistic regression on every raw weight (:func:`flat_weights`): no permutation invariance."""
+class FlatWeights(TransformerMixin, BaseEstimator):
+    """``params`` -> every raw weight of each model in one row (``flat_weights``)."""
 
-    def __init__(self, C: float = 1.0, seed: int = 0):
-        super().__init__(C, seed)
+    def fit(self, params, y=None):
+        return self
 
-    def _features(self, params: dict) -> np.ndarray:
+    def transform(self, params) -> np.ndarray:
         return flat_weights(params).double().numpy()
 
 
-class _DeepSets(nn.Module):
-    """rho(concat over hidden layers of [mean, max] over units of phi_l(unit)) (Zaheer et al. 2017)."""
+def _logistic(C: float, seed: int) -> LogisticRegression:
+    return LogisticRegression(
+        C=check_real("C", C, 0, low_open=True), max_iter=2000, random_state=check_seed(seed)
+    )
 
-    def __init__(self, in_dims: list[int], n_global: int, hidden: int, n_classes: int):
+
+def stats_detector(layers: str = "all", C: float = 1.0, seed: int = 0) -> Pipeline:
+    """Logistic regression on permutation-invariant weight statistics of ``layers``
+    (``LAYER_CHOICES``); ``C``: inverse l2 penalty."""
+    check_choice("layers", layers, LAYER_CHOICES)
+    return OneThreadPipeline(
+        [("features", WeightFeatures(layers)), ("scale", StandardScaler()), ("classify", _logistic(C, seed))]
+    )
+
+
+def flat_detector(C: float = 1.0, seed: int = 0) -> Pipeline:
+    """Logistic regression on every raw weight: not invariant to permuting hidden units."""
+    return OneThreadPipeline(
+        [("features", FlatWeights()), ("scale", StandardScaler()), ("classify", _logistic(C, seed))]
+    )
+
+
+def flat_net_detector(width: int = 64, alpha: float = 1e-2, seed: int = 0) -> Pipeline:
+    """A network with one hidden layer of ``width`` units (``alpha``: l2 penalty) on every raw weight."""
+    net = MLPClassifier(
+        hidden_layer_sizes=(check_int("width", width, 1),),
+        alpha=check_real("alpha", alpha, 0),
+        max_iter=200,
+        random_state=check_seed(seed),
+    )
+    return OneThreadPipeline([("features", FlatWeights()), ("scale", StandardScaler()), ("classify", net)])
+
+
+def fit_labels(y, n: int) -> np.ndarray:
+    """Labels to learn from: one integer per model, at least two distinct ones."""
+    return check_labels("y", y, n, at_least_two=True)
+
+
+def train_net(
+    net: nn.Module,
+    inputs: list[torch.Tensor],
+    target: torch.Tensor,
+    *,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    weight_decay: float,
+    seed: int,
+) -> nn.Module:
+    """Minimise the cross-entropy of ``net(*[x[batch] for x in inputs])`` against ``target`` with
+    AdamW, in mini-batches of ``batch_size`` models drawn in a seeded order; returns ``net``."""
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay)
+    n = len(target)
+    net.train()
+    for _ in range(epochs):
+        order = torch.randperm(n, generator=gen)
+        for b in range(0, n, batch_size):
+            idx = order[b : b + batch_size]
+            loss = nn.functional.cross_entropy(net(*[x[idx] for x in inputs]), target[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+    return net.eval()
+
+
+def _moments(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and standard deviation of each coordinate of the last dimension over all others."""
+    dims = tuple(range(x.dim() - 1))
+    return x.mean(dims), x.std(dims) + 1e-8
+
+
+class _NetDetector(ClassifierMixin, BaseEstimator):
+    """What the two torch detectors share: label handling, seeded training, prediction.
+
+    A subclass sets ``_inputs(params) -> list of float64 tensors`` and ``_network(dims, n_classes)``.
+    Inputs are standardised per coordinate of their last dimension with the training zoo's
+    statistics (over models and set elements).
+    """
+
+    def _check(self):
+        check_int("width", self.width, 1)
+        check_int("epochs", self.epochs, 1)
+        check_int("batch_size", self.batch_size, 1)
+        check_real("lr", self.lr, 0, low_open=True)
+        check_real("weight_decay", self.weight_decay, 0)
+        check_seed(self.seed)
+
+    def _standardise(self, inputs: list[torch.Tensor]) -> list[torch.Tensor]:
+        return [((x - m) / sd).float() for x, (m, sd) in zip(inputs, self.norm_)]
+
+    def fit(self, params, y):
+        with one_thread():
+            return self._fit(params, y)
+
+    def _fit(self, params, y):
+        self._check()
+        inputs = self._inputs(params)
+        y = fit_labels(y, len(inputs[0]))
+        self.classes_ = np.unique(y)
+        target = torch.from_numpy(np.searchsorted(self.classes_, y))
+        self.norm_ = [_moments(x) for x in inputs]
+        inputs = self._standardise(inputs)
+        # Initialise under a forked global RNG: fitting must not move the caller's random state.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed)
+            net = self._network([x.shape[-1] for x in inputs], len(self.classes_))
+        self.net_ = train_net(
+            net,
+            inputs,
+            target,
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            lr=self.lr,
+            weight_decay=self.weight_decay,
+            seed=self.seed,
+        )
+        return self
+
+    def predict_proba(self, params) -> np.ndarray:
+        """Class probabilities (M, n_classes), classes in the order of ``classes_``."""
+        with one_thread(), torch.no_grad():
+            return torch.softmax(self.net_(*self._standardise(self._inputs(params))), dim=1).double().numpy()
+
+    def predict(self, params) -> np.ndarray:
+        return self.classes_[self.predict_proba(params).argmax(1)]
+
+
+class _DeepSets(nn.Module):
+    """rho(concat over hidden layers of [mean, max] over units of phi_l(unit), readout bias)
+    (Zaheer et al. 2017)."""
+
+    def __init__(self, in_dims: list[int], width: int, n_classes: int):
         super().__init__()
+        *set_dims, n_global = in_dims
         self.phi = nn.ModuleList(
-            nn.Sequential(nn.Linear(d, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU())
-            for d in in_dims
+            nn.Sequential(nn.Linear(d, width), nn.ReLU(), nn.Linear(width, width), nn.ReLU())
+            for d in set_dims
         )
         self.rho = nn.Sequential(
-            nn.Linear(2 * hidden * len(in_dims) + n_global, hidden), nn.ReLU(), nn.Linear(hidden, n_classes)
+            nn.Linear(2 * width * len(set_dims) + n_global, width), nn.ReLU(), nn.Linear(width, n_classes)
         )
 
-    def forward(self, sets: list[torch.Tensor], glob: torch.Tensor) -> torch.Tensor:
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        *sets, glob = inputs
         pooled = []
         for phi, s in zip(self.phi, sets):
-            h = phi(s)  # (batch, units, hidden): the same encoder for every unit
+            h = phi(s)  # (batch, units, width): the same encoder for every unit
             pooled += [h.mean(1), h.amax(1)]
         return self.rho(torch.cat([*pooled, glob], dim=1))
 
 
-class DeepSetsDetector:
-    """A permutation-invariant network over the hidden units' weights (IFBiD, Sec. 3, DeepSets form).
+class DeepSetsDetector(_NetDetector):
+    """A permutation-invariant network over the hidden units' weights (equation {eq}`weights-deepsets`).
 
     Each hidden layer's units (``unit_sets``: incoming weights, bias, outgoing weights) pass
-    through one shared encoder, are pooled by mean and max over the units, the layers' pooled
-    vectors and the readout bias (not permutable) are concatenated and an MLP head classifies them.
-    Inputs are standardised with the training zoo's statistics; Adam with weight decay, mini-batches
-    of ``batch_size`` models for ``epochs`` epochs. ``seed`` fixes initialisation and batch order.
+    through one shared encoder of ``width`` units, are pooled by mean and max over the units, the
+    layers' pooled vectors and the readout bias (not permutable) are concatenated and an MLP head
+    classifies them. AdamW with ``weight_decay``, mini-batches of ``batch_size`` models for
+    ``epochs`` epochs; ``seed`` fixes initialisation and batch order.
     """
 
     def __init__(
         self,
-        hidden: int = 64,
-        epochs: int = 60,
-        batch_size: int = 64,
+        width: int = 64,
+        epochs: int = 40,
+        batch_size: int = 128,
         lr: float = 3e-3,
         weight_decay: float = 1e-3,
         seed: int = 0,
     ):
-        self.hidden = _check_positive("hidden", hidden, integer=True)
-        self.epochs = _check_positive("epochs", epochs, integer=True)
-        self.batch_size = _check_positive("batch_size", batch_size, integer=True)
-        self.lr = _check_positive("lr", lr)
-        if isinstance(weight_decay, bool) or not isinstance(weight_decay, Real) or weight_decay < 0:
-            raise ValueError(f"weight_decay must be a number >= 0, got {weight_decay!r}")
+        self.width = width
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
         self.weight_decay = weight_decay
-        self.seed = check_int("seed", seed, 0)
+        self.seed = seed
 
-    def _inputs(self, params: dict) -> tuple[list[torch.Tensor], torch.Tensor]:
-        sets = unit_sets(params)
-        glob = params[f"{layer_names(params)[-1]}.bias"].double()
-        return sets, glob
+    def _inputs(self, params) -> list[torch.Tensor]:
+        return [*unit_sets(params), params[f"{layer_names(params)[-1]}.bias"].double()]
 
-    def _standardise(self, sets, glob):
-        sets = [((s - m) / sd).float() for s, (m, sd) in zip(sets, self.norm_[0])]
-        return sets, ((glob - self.norm_[1][0]) / self.norm_[1][1]).float()
-
-    def fit(self, params: dict, y) -> DeepSetsDetector:
-        sets, glob = self._inputs(params)
-        y = _labels(y, len(glob))
-        self.classes_ = np.unique(y)
-        target = torch.from_numpy(np.searchsorted(self.classes_, y))
-        # Per input coordinate over models and units: a unit's weights keep their relative scale.
-        self.norm_ = (
-            [(s.mean((0, 1)), s.std((0, 1)) + 1e-8) for s in sets],
-            (glob.mean(0), glob.std(0) + 1e-8),
-        )
-        sets, glob = self._standardise(sets, glob)
-        gen = torch.Generator().manual_seed(self.seed)
-        # Initialise under a forked global RNG: fitting must not move the caller's random state.
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.seed)
-            self.net_ = _DeepSets([s.shape[-1] for s in sets], glob.shape[1], self.hidden, len(self.classes_))
-        opt = torch.optim.AdamW(self.net_.parameters(), lr=self.lr, weight_decay=self.weight_decay)
-        n = len(target)
-        self.net_.train()
-        for _ in range(self.epochs):
-            order = torch.randperm(n, generator=gen)
-            for b in range(0, n, self.batch_size):
-                idx = order[b : b + self.batch_size]
-                loss = nn.functional.cross_entropy(self.net_([s[idx] for s in sets], glob[idx]), target[idx])
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-        self.net_.eval()
-        return self
-
-    def predict_proba(self, params: dict) -> np.ndarray:
-        """Class probabilities (M, n_classes), classes in the order of ``classes_``."""
-        sets, glob = self._standardise(*self._inputs(params))
-        with torch.no_grad():
-            return torch.softmax(self.net_(sets, glob), dim=1).double().numpy()
-
-    def predict(self, params: dict) -> np.ndarray:
-        return self.classes_[self.predict_proba(params).argmax(1)]
-
-    def score(self, params: dict, y) -> float:
-        """Accuracy: the share of models whose label is predicted right."""
-        return float(np.mean(self.predict(params) == np.asarray(y)))
+    def _network(self, dims: list[int], n_classes: int) -> nn.Module:
+        return _DeepSets(dims, self.width, n_classes)
 
 
 def make_detector(name: str, seed: int = 0, **kwargs):
-    """A fresh detector called ``name`` (one of ``DETECTORS``), keyword arguments passed on."""
-    classes = {"stats": StatsDetector, "deepsets": DeepSetsDetector, "flat": FlatDetector}
-    if name not in classes:
-        raise ValueError(f"detector must be one of {DETECTORS}, got {name!r}")
-    return classes[name](seed=seed, **kwargs)
+    """A fresh, unfitted detector called ``name`` (one of ``DETECTORS``), keyword arguments passed on."""
+    from earlybias.weights.ifbid import IFBiDDetector
+
+    factories = {
+        "stats": stats_detector,
+        "deepsets": DeepSetsDetector,
+        "ifbid": IFBiDDetector,
+        "flat": flat_detector,
+        "flat_net": flat_net_detector,
+    }
+    return factories[check_choice("detector", name, DETECTORS)](seed=seed, **kwargs)

@@ -1,16 +1,16 @@
 """Looking at a zoo: first-layer weights as colour filters, and the chapter's model explorer.
 
-An MLP's first layer maps the 3 x 8 x 8 image to each hidden unit, so a unit's 192 weights are a
-small colour image; a CNN's first convolution is a set of 3 x 3 colour filters. A colour-biased
-model's filters are tinted by the class colours (IFBiD, Sec. 5.1, why the first layer carries
-the bias).
+A CNN's first convolution is a set of small colour filters (3 x 3 pixels x 3 channels); an MLP's
+first layer maps the 3 x 8 x 8 image to each hidden unit, so a unit's 192 weights are a small
+colour image. A filter of one flat colour responds to colour and ignores shape: where a biased
+model's shortcut shows first (chapter, equation {eq}`weights-features`, the contrast).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from earlybias.weights.experiments import LEVEL_NAMES
+from earlybias.weights.features import layer_names
 
 
 def first_layer_filters(params: dict, i: int) -> np.ndarray:
@@ -19,8 +19,7 @@ def first_layer_filters(params: dict, i: int) -> np.ndarray:
     Zero weight is mid-grey; each model is scaled by its own largest weight, so the tint, not the
     overall size, is what the eye compares.
     """
-    name = next(k for k in params if k.endswith(".weight"))
-    w = params[name][i].detach().cpu().numpy()
+    w = params[f"{layer_names(params)[0]}.weight"][i].detach().cpu().numpy()
     if w.ndim == 2:  # MLP: (units, 3 * 8 * 8)
         w = w.reshape(w.shape[0], 3, 8, 8)
     images = np.moveaxis(w, 1, -1)
@@ -34,40 +33,56 @@ def plot_filters(params: dict, i: int, axes, title: str | None = None) -> None:
         ax.imshow(image, interpolation="nearest")
         ax.set_xticks([])
         ax.set_yticks([])
+    for ax in axes[len(images) :]:
+        ax.axis("off")
     if title:
         axes[0].set_title(title, loc="left", fontsize=10)
 
 
-def explore(zoo, detector, i: int = 0, n_filters: int = 8) -> None:
-    """Model ``i`` of ``zoo``: its filters, its accuracies, and what ``detector`` reads off it."""
+def reading(task, detector, i: int = 0, role: str = "test") -> dict:
+    """What we know of model ``i`` of ``task``'s ``role`` models (``experiments.Task``) and what
+    the fitted ``detector`` reads off its weights: its level, sigma2 and accuracies, the level
+    read and the probability the detector gives it."""
+    row = task.frames[role].iloc[i]
+    proba = detector.predict_proba({k: v[i : i + 1] for k, v in task.params(role).items()})[0]
+    guess = int(np.argmax(proba))
+    return {
+        "level": str(row["level"]),
+        "sigma2": float(row["sigma2"]),
+        "acc_biased": float(row["acc_biased"]),
+        "acc_unbiased": float(row["acc_unbiased"]),
+        "read": str(task.classes[guess]),
+        "probability": float(proba[guess]),
+    }
+
+
+def explore(task, detector, i: int = 0, n_filters: int = 8, role: str = "test") -> None:
+    """Model ``i`` of ``task``'s ``role`` models: its first-layer filters, its accuracies, and the
+    level that the fitted ``detector`` reads off its weights (:func:`reading`)."""
     import matplotlib.pyplot as plt
 
-    row = zoo.frame().iloc[i]
-    one = {k: v[i : i + 1] for k, v in zoo.params.items()}
-    proba = detector.predict_proba(one)[0]
-    guess = int(np.argmax(proba))
+    r = reading(task, detector, i, role)
     fig, axes = plt.subplots(1, n_filters, figsize=(1.1 * n_filters, 1.9))
-    plot_filters(zoo.params, i, axes)
-    level = LEVEL_NAMES[int(zoo.meta["level"][i])]
+    plot_filters(task.params(role), i, np.atleast_1d(axes))
     fig.suptitle(
-        f"model {i}: trained at bias level {level} (sigma2 {row['sigma2']:g}); "
-        f"accuracy {row['acc_biased']:.2f} biased, {row['acc_unbiased']:.2f} unbiased\n"
-        f"the detector reads level {LEVEL_NAMES[guess]} with probability "
-        f"{proba[guess]:.2f}",
+        f"model {i}: trained at bias level {r['level']} (sigma2 {r['sigma2']:g}); "
+        f"accuracy {r['acc_biased']:.2f} biased, {r['acc_unbiased']:.2f} unbiased\n"
+        f"the detector reads level {r['read']} with probability {r['probability']:.2f}",
         fontsize=10,
         y=1.12,
     )
     plt.show()
 
 
-def explorer(zoo, detector):
-    """A slider over the zoo's models, showing :func:`explore` for the chosen one."""
+def explorer(task, detector, role: str = "test"):
+    """A slider over ``task``'s ``role`` models, showing :func:`explore` for the chosen one."""
     import ipywidgets as widgets
 
     return widgets.interactive(
         explore,
-        zoo=widgets.fixed(zoo),
+        task=widgets.fixed(task),
         detector=widgets.fixed(detector),
-        i=widgets.IntSlider(value=0, min=0, max=len(zoo) - 1, description="model"),
+        i=widgets.IntSlider(value=0, min=0, max=task.n(role) - 1, description="model"),
         n_filters=widgets.fixed(8),
+        role=widgets.fixed(role),
     )

@@ -1,16 +1,20 @@
-"""What a detector sees of a network: features computed from its weights alone (IFBiD, Sec. 3).
+"""What a detector sees of a network: features computed from its weights alone.
 
 Every function takes ``params``, a zoo's per-layer tensors with a leading model dimension
-(``Zoo.params``: ``fc1.weight`` (M, 32, 192), ...), and works on all M models at once.
+(``Zoo.params``: ``conv1.weight`` (M, 8, 3, 3, 3), ...), and works on all M models at once.
 
-A hidden unit can be moved to another position, together with its incoming and outgoing
-weights, without changing the function the network computes. A feature that changes under such a
-permutation describes the arbitrary order of the units, not the network, so everything here except
-``flat_weights`` is invariant to it: statistics over all entries of a layer, statistics over
-units of per-unit quantities, and ``unit_sets``, the per-unit vectors a DeepSets detector pools.
+A hidden unit (an MLP's hidden neuron, a CNN's filter) can be moved to another position, together
+with its incoming and outgoing weights, without changing the function the network computes. A
+feature that changes under such a permutation describes the arbitrary order of the units, not
+the network, so everything here except ``flat_weights`` is invariant to it: statistics over all
+entries of a layer, and statistics over units (or over input channels) of per-unit quantities
+(chapter, equation {eq}`weights-features`), and ``unit_sets``, the per-unit vectors that a
+DeepSets detector pools.
 
-The 192 inputs of the MLP (and the 3 input channels of the CNN) are 3 colour channels x 64 pixels,
-in channel-major order, so the first layer's weights say how much a network listens to each colour.
+Every layer is read through the same view, :func:`layer_view`: its weight as
+(models, units, input channels, positions). The first layer's input channels are the three
+colour channels, so its weights say how much a network listens to each colour; a later layer's
+input channels are the units of the layer before.
 """
 
 from __future__ import annotations
@@ -18,21 +22,28 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from earlybias.validation import check_choice
+
 __all__ = [
     "LAYER_CHOICES",
     "family_of",
     "layer_names",
+    "chosen_layers",
     "flat_weights",
+    "layer_view",
     "layer_stats",
     "summary_over_units",
-    "colour_features",
-    "unit_sets",
+    "layer_features",
     "weight_features",
+    "unit_sets",
+    "color_energy",
 ]
 
-LAYER_CHOICES = ("first", "last", "all")
+#: Which layers a detector may read: the first (it sees the pixels), the last (the readout), all,
+#: or every layer but the first (the weights beyond the colour channels).
+LAYER_CHOICES = ("first", "last", "all", "beyond_first")
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
-_LAYER_STATS = (
+LAYER_STATS = (
     "mean",
     "std",
     "skew",
@@ -41,9 +52,9 @@ _LAYER_STATS = (
     "mean_abs",
     "l2",
 )
-_UNIT_STATS = ("mean", "std", "min", "median", "max")
-_EPS = 1e-12
+UNIT_STATS = ("mean", "std", "min", "median", "max")
 N_CHANNELS = 3
+_EPS = 1e-12
 
 
 def family_of(params: dict) -> str:
@@ -63,6 +74,13 @@ def layer_names(params: dict) -> list[str]:
     return ["fc1", "fc2"] if family_of(params) == "mlp" else ["conv1", "conv2", "fc"]
 
 
+def chosen_layers(params: dict, layers: str) -> list[str]:
+    """The layer names that ``layers`` (one of ``LAYER_CHOICES``) selects."""
+    names = layer_names(params)
+    check_choice("layers", layers, LAYER_CHOICES)
+    return {"first": names[:1], "last": names[-1:], "all": names, "beyond_first": names[1:]}[layers]
+
+
 def _n_models(params: dict) -> int:
     return len(next(iter(params.values())))
 
@@ -74,10 +92,30 @@ def flat_weights(params: dict) -> torch.Tensor:
     return torch.cat([v.reshape(_n_models(params), -1) for v in params.values()], dim=1)
 
 
+def layer_view(params: dict, layer: str) -> torch.Tensor:
+    """The weight of ``layer`` as (M, units, input channels, positions), float64.
+
+    MLP ``fc1``: (M, width, 3 colours, 64 pixels); ``fc2``: (M, 10, width, 1). CNN ``conv1``:
+    (M, filters, 3 colours, 9 kernel positions); ``conv2``: (M, filters, conv1 filters, 9);
+    ``fc``: (M, 10, conv2 filters, 4 positions), as ``nn.Flatten`` lays out (channel, row, column).
+    """
+    w = params[f"{layer}.weight"].double()
+    M, units = w.shape[:2]
+    if w.dim() == 5:  # a convolution: (M, out, in, k, k)
+        return w.flatten(3)
+    if layer == "fc1":  # the MLP's inputs are (colour channel, pixel)
+        return w.reshape(M, units, N_CHANNELS, -1)
+    if layer == "fc":  # the CNN's readout reads conv2's channels at 2 x 2 positions each
+        channels = params["conv2.weight"].shape[1]
+        return w.reshape(M, units, channels, -1)
+    return w[..., None]  # fc2: every input is one hidden unit
+
+
 def layer_stats(w: torch.Tensor) -> torch.Tensor:
     """Moments, quantiles and norms of all entries of one parameter of each model: (M, 11).
 
-    Columns: mean, std, skew, kurtosis (excess), the quantiles ``QUANTILES``, mean |w|, l2 norm.
+    Columns ``LAYER_STATS``: mean, std, skew, kurtosis (excess), the quantiles ``QUANTILES``,
+    mean |w|, l2 norm.
     """
     x = w.reshape(len(w), -1).double()
     mean = x.mean(1, keepdim=True)
@@ -99,7 +137,8 @@ def layer_stats(w: torch.Tensor) -> torch.Tensor:
 
 
 def summary_over_units(u: torch.Tensor) -> torch.Tensor:
-    """Mean, std, min, median and max over the units of per-unit values u (M, units, k): (M, 5 k).
+    """Mean, std, min, median and max over the units of per-unit values u (M, units, k): (M, 5 k),
+    ordered (statistic, value).
 
     Statistics of a set do not depend on the order of its elements: this is what makes a
     per-unit quantity a feature of the network.
@@ -109,36 +148,71 @@ def summary_over_units(u: torch.Tensor) -> torch.Tensor:
     return torch.stack(out, dim=1).flatten(1)
 
 
-def _first_by_channel(params: dict) -> torch.Tensor:
-    """First-layer weights as (M, units, 3 colour channels, positions)."""
-    w = params[f"{layer_names(params)[0]}.weight"].double()
-    if w.dim() == 3:  # mlp: (M, units, 192), inputs in (channel, pixel) order
-        return w.reshape(*w.shape[:2], N_CHANNELS, -1)
-    return w.flatten(3)  # cnn: (M, out, 3, 3, 3) -> (M, out, 3, 9)
+def layer_features(params: dict, layer: str) -> tuple[torch.Tensor, list[str]]:
+    """One recipe for every layer (chapter, equation {eq}`weights-features`): (M, n) and names.
 
+    With the layer's weight as w[unit, channel, position] (:func:`layer_view`):
 
-def colour_features(params: dict) -> tuple[torch.Tensor, list[str]]:
-    """How the first layer listens to colour (IFBiD, Sec. 4.1: the bias is a colour shortcut).
+    - ``layer_stats`` of the weight and of the bias (11 + 11);
+    - per unit, summarised over the units (``summary_over_units``): its norm ``in_norm``; the
+      share of its squared weight on its strongest input channel, ``top_share``; and
+      ``contrast``, the spread over channels of its summed weights (its response to a flat input
+      on each channel) relative to its norm, large for a unit that tells channels apart and
+      ignores shape (3 x 5);
+    - per input channel: its share of the layer's squared weight, and the mean and standard
+      deviation over units of the units' summed weights on it. The first layer's channels are
+      the three colours, whose order means something: its 3 x 3 values are kept as they are.
+      Any other layer's channels are the previous layer's units, whose order means nothing: they
+      are summarised over the channels (3 x 5).
 
-    - ``energy_c``: share of the first layer's squared weights on colour channel c (3 columns);
-    - ``unit_top_share``: per unit, the share of its squared weights on its strongest channel;
-    - ``unit_contrast``: per unit, the spread over channels of its summed weights (its response to
-      a flat patch of each colour) relative to its norm: large for a unit that tells colours apart
-      and ignores shape;
-    - ``unit_sum_c``: per unit, its summed weights on channel c;
-    the per-unit values summarised over units by ``summary_over_units``.
+    Every quantity is a statistic over a layer's units (and over its input channels where those
+    are units themselves), so the features do not change when any hidden layer is permuted.
     """
-    w = _first_by_channel(params)
-    energy = (w**2).sum(-1)  # (M, units, 3)
-    share = energy.sum(1) / (energy.sum((1, 2))[:, None] + _EPS)
-    unit_share = energy / (energy.sum(-1, keepdim=True) + _EPS)
+    w = layer_view(params, layer)
+    energy = (w**2).sum(-1)  # (M, units, channels)
     sums = w.sum(-1)
-    contrast = sums.std(-1, correction=0) / (w.flatten(2).norm(dim=-1) + _EPS)
-    per_unit = torch.cat([unit_share.max(-1, keepdim=True).values, contrast[..., None], sums], -1)
-    names = [f"energy_{c}" for c in range(N_CHANNELS)]
-    unit_names = ["unit_top_share", "unit_contrast", *(f"unit_sum_{c}" for c in range(N_CHANNELS))]
-    names += [f"{n}_{s}" for s in _UNIT_STATS for n in unit_names]
-    return torch.cat([share, summary_over_units(per_unit)], dim=1), names
+    norm = energy.sum(-1).sqrt()
+    top_share = energy.amax(-1) / (energy.sum(-1) + _EPS)
+    contrast = sums.std(-1, correction=0) / (norm + _EPS)
+    per_unit = torch.stack([norm, top_share, contrast], dim=-1)
+    share = energy.sum(1) / (energy.sum((1, 2))[:, None] + _EPS)
+    per_channel = torch.stack([share, sums.mean(1), sums.std(1, correction=0)], dim=-1)  # (M, C, 3)
+    kinds = ("share", "sum_mean", "sum_std")
+    blocks = [
+        layer_stats(params[f"{layer}.weight"]),
+        layer_stats(params[f"{layer}.bias"]),
+        summary_over_units(per_unit),
+    ]
+    names = [f"{layer}.weight_{s}" for s in LAYER_STATS] + [f"{layer}.bias_{s}" for s in LAYER_STATS]
+    names += [f"{layer}.{q}_{s}" for s in UNIT_STATS for q in ("in_norm", "top_share", "contrast")]
+    if layer == layer_names(params)[0]:
+        blocks.append(per_channel.flatten(1))
+        names += [f"{layer}.channel{c}_{k}" for c in range(per_channel.shape[1]) for k in kinds]
+    else:
+        blocks.append(summary_over_units(per_channel))
+        names += [f"{layer}.channel_{k}_{s}" for s in UNIT_STATS for k in kinds]
+    return torch.cat(blocks, dim=1), names
+
+
+def weight_features(params: dict, layers: str = "all") -> tuple[np.ndarray, list[str]]:
+    """The statistics detector's input: ``layer_features`` of each layer that ``layers`` selects
+    (``LAYER_CHOICES``), side by side. Returns (M, n_features) float64 and the feature names.
+
+    Every layer gets the same kind of features, so a detector reading one layer and a detector
+    reading another differ in the layer only, never in the recipe.
+    """
+    blocks, names = zip(*(layer_features(params, layer) for layer in chosen_layers(params, layers)))
+    return torch.cat(blocks, dim=1).numpy(), [n for block in names for n in block]
+
+
+def color_energy(params: dict) -> torch.Tensor:
+    """Share of the first layer's squared weight on each colour channel: (M, 3), rows sum to 1.
+
+    Not a detector's input (the channel order is meaningful here, so it is a feature of the first
+    layer only); the chapter plots it to show how the colour shortcut is written into the weights.
+    """
+    energy = (layer_view(params, layer_names(params)[0]) ** 2).sum((1, 3))
+    return energy / (energy.sum(1, keepdim=True) + _EPS)
 
 
 def _unit_summary(w: torch.Tensor, dim: int) -> torch.Tensor:
@@ -151,70 +225,23 @@ def _unit_summary(w: torch.Tensor, dim: int) -> torch.Tensor:
 def unit_sets(params: dict) -> list[torch.Tensor]:
     """One set per hidden layer: each unit's incoming weights, bias and outgoing weights (M, units, d).
 
-    The DeepSets detector's input (IFBiD, Sec. 3, read permutation-invariantly). Weights from the
-    input (fixed pixel and channel order) and to the output (fixed class order) are kept raw;
-    weights to or from another hidden layer, whose units can also be permuted, enter as an
-    order-free summary (``_unit_summary``). MLP: one set of 32 units x (192 + 1 + 10). CNN: conv1's
-    channels (27 + 1 + summary of their conv2 weights) and conv2's channels (summary of their
-    conv1 weights + 1 + their 10 x 4 readout weights).
+    The DeepSets detector's input (equation {eq}`weights-deepsets`). Weights from the input (fixed
+    pixel and colour order) and to the output (fixed class order) are kept raw; weights to or from
+    another hidden layer, whose units can also be permuted, enter as an order-free summary
+    (``_unit_summary``). MLP: one set of ``width`` units x (192 + 1 + 10). CNN: conv1's filters
+    (27 + 1 + summary of their conv2 weights) and conv2's filters (summary of their conv1 weights +
+    1 + their 10 x 4 readout weights).
     """
     p = {k: v.double() for k, v in params.items()}
     if family_of(p) == "mlp":
         w1, b1, w2 = p["fc1.weight"], p["fc1.bias"], p["fc2.weight"]
         return [torch.cat([w1, b1[..., None], w2.transpose(1, 2)], dim=-1)]
-    c1, c2, fc = p["conv1.weight"], p["conv2.weight"], p["fc.weight"]
+    c1, c2 = p["conv1.weight"], p["conv2.weight"]
     M, n1, n2 = len(c1), c1.shape[1], c2.shape[1]
-    out1 = c2.transpose(1, 2).reshape(M, n1, -1)  # conv1 unit j: all conv2 weights reading it
+    out1 = c2.transpose(1, 2).reshape(M, n1, -1)  # conv1 filter j: all conv2 weights reading it
     in2 = c2.reshape(M, n2, -1)
-    # fc's inputs are conv2's channels in (channel, row, column) order, 2 x 2 positions each.
-    read2 = fc.reshape(M, fc.shape[1], n2, -1).permute(0, 2, 1, 3).reshape(M, n2, -1)
+    read2 = layer_view(p, "fc").transpose(1, 2).reshape(M, n2, -1)  # conv2 filter j: its readout
     return [
         torch.cat([c1.reshape(M, n1, -1), p["conv1.bias"][..., None], _unit_summary(out1, -1)], -1),
         torch.cat([_unit_summary(in2, -1), p["conv2.bias"][..., None], read2], -1),
     ]
-
-
-def _check_layers(layers: str) -> None:
-    if layers not in LAYER_CHOICES:
-        raise ValueError(f"layers must be one of {LAYER_CHOICES}, got {layers!r}")
-
-
-def weight_features(params: dict, layers: str = "all") -> tuple[np.ndarray, list[str]]:
-    """The statistics detector's input: permutation-invariant features of each model (IFBiD, Sec. 3).
-
-    ``layers`` selects which weights are read: ``"first"`` (the layer that sees the pixels),
-    ``"last"`` (the readout) or ``"all"``. Returns (M, n_features) float64 and the feature names:
-    ``layer_stats`` of every weight and bias of the selected layers (a bias's entries are already
-    one value per unit), ``summary_over_units`` of each hidden unit's incoming and outgoing weight
-    norms (where that layer is selected) and, with the first layer, ``colour_features``.
-    """
-    _check_layers(layers)
-    names = layer_names(params)
-    chosen = {"first": names[:1], "last": names[-1:], "all": names}[layers]
-    blocks, cols = [], []
-    for layer in chosen:
-        for part in ("weight", "bias"):
-            blocks.append(layer_stats(params[f"{layer}.{part}"]))
-            cols += [f"{layer}.{part}_{s}" for s in _LAYER_STATS]
-    # Hidden layer l sits between layers l (incoming) and l + 1 (outgoing).
-    for incoming, outgoing in zip(names[:-1], names[1:]):
-        w_in = params[f"{incoming}.weight"].double()
-        w_out = params[f"{outgoing}.weight"].double()
-        M, units = w_in.shape[:2]
-        per_unit, unit_cols = [], []
-        if incoming in chosen:
-            per_unit.append(w_in.reshape(M, units, -1).norm(dim=-1))
-            unit_cols.append(f"{incoming}.in_norm")
-        if outgoing in chosen:
-            # Outgoing weights of unit j: the slice of the next layer that reads channel j.
-            w_out = w_out.reshape(M, w_out.shape[1], units, -1) if w_out.dim() == 3 else w_out
-            per_unit.append(w_out.transpose(1, 2).reshape(M, units, -1).norm(dim=-1))
-            unit_cols.append(f"{incoming}.out_norm")
-        if per_unit:
-            blocks.append(summary_over_units(torch.stack(per_unit, dim=-1)))
-            cols += [f"{c}_{s}" for s in _UNIT_STATS for c in unit_cols]
-    if names[0] in chosen:
-        colour, colour_cols = colour_features(params)
-        blocks.append(colour)
-        cols += colour_cols
-    return torch.cat(blocks, dim=1).numpy(), cols

@@ -1,8 +1,9 @@
 """Model zoos: many small networks trained at once, the raw material of weight-only bias detection.
 
-IFBiD (Serna et al. 2021, Sec. 3-4) trains thousands of networks on Colored MNIST at several bias
-levels and asks whether a detector that sees only their weights can tell the levels apart. This
-package trains such zoos on the coloured 8x8 digits of ``earlybias.data.colored``:
+IFBiD (Serna et al. 2021) trains tens of thousands of CNNs on Colored MNIST at four bias levels
+(its DigitWdb database: 40,000 training and 8,000 test models, README of BiDAlab/IFBiD) and asks
+whether a detector that sees only their weights can tell the levels apart. This package trains
+such zoos on the coloured 8x8 digits of ``earlybias.data.colored``:
 
 - ``spec``: ``ZooSpec``, every parameter of a zoo, and the random draws of each model, which
   depend only on ``(seed, i)``;
@@ -13,8 +14,8 @@ package trains such zoos on the coloured 8x8 digits of ``earlybias.data.colored`
 
 Typical use::
 
-    zoo = train_zoo(ZooSpec(n_models=1000, pool="A", seed=0))
-    zoo.params["fc1.weight"]   # (1000, 32, 192): the detector's input
+    zoo = train_zoo(ZooSpec(n_models=1000, family="cnn", width=16, pool="A", seed=0))
+    zoo.params["conv1.weight"]  # (1000, 8, 3, 3, 3): the detector's input
     zoo.frame()                # bias level and accuracies of each model
 """
 

@@ -26,7 +26,7 @@ from earlybias.data.colored import (
     shifted_copies,
 )
 from earlybias.data.digits import digits_pools
-from earlybias.validation import check_int
+from earlybias.validation import check_choice, check_int, check_real, check_seed
 
 __all__ = ["FAMILIES", "TASKS", "ZooSpec", "model_rng", "model_data", "training_digits", "held_out_digits"]
 
@@ -47,7 +47,8 @@ def _pools(split_seed: int) -> dict:
 
 @dataclass(frozen=True)
 class ZooSpec:
-    """Everything that determines a zoo of small networks (IFBiD, Sec. 4.1); equal specs, equal zoos.
+    """Everything that determines a zoo of small networks (IFBiD's model databases, README of
+    BiDAlab/IFBiD, at laptop scale); equal specs, equal zoos.
 
     n_models: number of networks. family: ``"mlp"`` (192-width-10) or ``"cnn"`` (two 3x3
     convolutions of width/2 and width channels, each followed by 2x2 max-pooling, then a linear
@@ -76,10 +77,8 @@ class ZooSpec:
 
     def __post_init__(self):
         check_int("n_models", self.n_models, 1)
-        if self.family not in FAMILIES:
-            raise ValueError(f"family must be one of {FAMILIES}, got {self.family!r}")
-        if self.task not in TASKS:
-            raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
+        check_choice("family", self.family, FAMILIES)
+        check_choice("task", self.task, TASKS)
         bias = (self.bias,) if isinstance(self.bias, (str, Real)) else tuple(self.bias)
         if not bias:
             raise ValueError("bias must name at least one level")
@@ -87,10 +86,9 @@ class ZooSpec:
             resolve_sigma2(level)
         object.__setattr__(self, "bias", bias)  # frozen: a list given by the caller becomes a tuple
         group_shares(0, self.minority_share)
-        if self.pool not in ("A", "B"):
-            raise ValueError(f"pool must be 'A' or 'B', got {self.pool!r}")
-        check_int("seed", self.seed, 0)
-        check_int("split_seed", self.split_seed, 0)
+        check_choice("pool", self.pool, ("A", "B"))
+        check_seed(self.seed)
+        check_seed(self.split_seed, "split_seed")
         check_int("n_train", self.n_train, 1)
         available = len(_pools(self.split_seed)[self.pool]["y_train"])
         if self.n_train > available:
@@ -103,8 +101,7 @@ class ZooSpec:
         check_int("width", self.width, 2 if self.family == "cnn" else 1)
         check_int("epochs", self.epochs, 1)
         check_int("batch_size", self.batch_size, 1)
-        if isinstance(self.lr, bool) or not isinstance(self.lr, Real) or not self.lr > 0:
-            raise ValueError(f"lr must be a number > 0, got {self.lr!r}")
+        check_real("lr", self.lr, 0, low_open=True)
 
     def key(self) -> str:
         """A short hash of the parameters that change the zoo's numbers: its cache key."""

@@ -26,7 +26,7 @@ __all__ = ["Zoo", "default_cache_dir", "zoo_dir", "train_zoo", "load_zoo"]
 
 @dataclass
 class Zoo:
-    """Trained networks and what each was trained on (IFBiD, Sec. 3: the detector's dataset).
+    """Trained networks and what each was trained on: a weight detector's data set.
 
     ``params``: one tensor per layer parameter with a leading model dimension, named and laid out
     as in the ``torch.nn`` module's ``state_dict`` (e.g. ``fc1.weight`` of shape (M, 32, 192)).
