@@ -585,6 +585,7 @@ def depth_sweep(
     frame, step_frame = pd.DataFrame(rows), pd.DataFrame(steps)
     claims = depth_claims(frame, step_frame, recursion)
     metrics = {c.id.replace("-", "_"): c.measured for c in claims}
+    metrics.update(width=float(width), recursion_width=float(recursion_width))
     return Experiment(metrics, {"gamma": frame, "steps": step_frame, "recursion": recursion}, claims)
 
 
