@@ -37,33 +37,25 @@ PARAMS = (
     Param(
         "n_train_models",
         "int",
-        1024,
-        "models in the training zoo of the study's levels (pool A)",
-        low=8,
-        high=_MAX_MODELS,
-    ),
-    Param(
-        "n_paper_train_models",
-        "int",
-        8192,
-        "models in the training zoo of the paper's levels (pool A)",
-        low=8,
+        3840,
+        "models in the training zoo (pool A), cycling through the study's and the paper's levels",
+        low=16,
         high=_MAX_MODELS,
     ),
     Param(
         "n_heldout_models",
         "int",
-        256,
-        "models in each held-out (validation) zoo from pool A, one per level set",
-        low=8,
+        384,
+        "models in the held-out (validation) zoo from pool A, a zoo of its own seed",
+        low=16,
         high=_MAX_MODELS,
     ),
     Param(
         "n_test_models",
         "int",
-        512,
-        "models in each test zoo from pool B (digits no training model has seen), one per level set",
-        low=8,
+        768,
+        "models in the test zoo from pool B (digits no training model has seen)",
+        low=16,
         high=_MAX_MODELS,
     ),
     Param(
@@ -138,6 +130,12 @@ PARAMS = (
 )
 
 
+def zoo_sigma2s(sigma2_levels, paper_sigma2_levels) -> tuple[float, ...]:
+    """Every variance the colour zoos cycle through: the study's and the paper's levels together,
+    in increasing order (the default six: 0.02, 0.03, 0.04, 0.05, 0.1, 0.6)."""
+    return tuple(sorted({float(v) for v in (*sigma2_levels, *paper_sigma2_levels)}))
+
+
 def check_params(params: dict) -> None:
     """Cross-parameter rules that a single parameter's range cannot express."""
     for name in ("sigma2_levels", "paper_sigma2_levels"):
@@ -146,6 +144,13 @@ def check_params(params: dict) -> None:
             raise ParamError(
                 f"parameter '{name}': got {levels}, allowed: 4 strictly increasing "
                 "variances (level 1 is the strongest bias, level 4 the weakest)"
+            )
+    n_levels = len(zoo_sigma2s(params["sigma2_levels"], params["paper_sigma2_levels"]))
+    for name in ("n_train_models", "n_heldout_models", "n_test_models"):
+        if params[name] < 2 * n_levels:
+            raise ParamError(
+                f"parameter '{name}': got {params[name]}, allowed: at least {2 * n_levels} "
+                f"(every one of the {n_levels} variances of the zoos at least twice)"
             )
 
 
@@ -175,24 +180,23 @@ def estimate(params: dict) -> Estimate:
         params[name]
         for name in (
             "n_train_models",
-            "n_paper_train_models",
+            "n_heldout_models",
+            "n_test_models",
             "n_group_models",
             "n_group_heldout_models",
             "n_group_test_models",
         )
-    ) + 2 * (params["n_heldout_models"] + params["n_test_models"])
+    )
     per_model = (
         _SECONDS_PER_MODEL[family] * params["epochs"] / 6 * max(1.0, (width / _REFERENCE_WIDTH[family]) ** 2)
     )
-    fitted = params["n_train_models"] + params["n_paper_train_models"]
-    seconds = _FIXED_S + models * per_model + _FIT_SECONDS_PER_MODEL * fitted
+    seconds = _FIXED_S + models * per_model + _FIT_SECONDS_PER_MODEL * params["n_train_models"]
     memory = _BASE_BYTES + _BYTES_PER_WEIGHT * models * _n_weights(family, width)
     return Estimate(
         memory,
         seconds,
         (
             "n_train_models",
-            "n_paper_train_models",
             "n_heldout_models",
             "n_test_models",
             "n_group_models",
