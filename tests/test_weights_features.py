@@ -70,6 +70,21 @@ def test_permutations_leave_the_networks_unchanged():
     torch.testing.assert_close(out[0], out[1], rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("family", ["mlp", "cnn"])
+def test_permute_units_leaves_the_networks_unchanged(family):
+    p = mlp_params(M=2) if family == "mlp" else cnn_params(M=2)
+    perm = torch.randperm(
+        p[ft.layer_names(p)[0] + ".weight"].shape[1], generator=torch.Generator().manual_seed(0)
+    )
+    q = ft.permute_units(p, perm)
+    spec = ZooSpec(n_models=1, family=family, width=8)
+    x = torch.rand(5, 192)
+    for i in range(2):
+        out = [make_module(spec, {k: v[i] for k, v in d.items()})(x) for d in (p, q)]
+        torch.testing.assert_close(out[0], out[1], rtol=1e-5, atol=1e-5)
+    assert not torch.equal(q[ft.layer_names(p)[0] + ".weight"], p[ft.layer_names(p)[0] + ".weight"])
+
+
 def test_layer_stats_by_hand():
     row = ft.layer_stats(torch.tensor([[1.0, 2.0, 3.0, 4.0]]))[0].numpy()
     sd = math.sqrt(1.25)

@@ -30,6 +30,7 @@ __all__ = [
     "layer_names",
     "chosen_layers",
     "flat_weights",
+    "permute_units",
     "layer_view",
     "layer_stats",
     "summary_over_units",
@@ -90,6 +91,19 @@ def flat_weights(params: dict) -> torch.Tensor:
     baseline, which is *not* invariant to permuting hidden units."""
     family_of(params)
     return torch.cat([v.reshape(_n_models(params), -1) for v in params.values()], dim=1)
+
+
+def permute_units(params: dict, perm) -> dict:
+    """The same networks with the units of the first hidden layer reordered by ``perm``: each unit
+    keeps its incoming weights and bias, and the next layer reads it at its new place (equation
+    {eq}`weights-symmetry`). The networks compute exactly the same function."""
+    first, second = layer_names(params)[:2]
+    perm = torch.as_tensor(perm)
+    out = dict(params)
+    out[f"{first}.weight"] = params[f"{first}.weight"][:, perm]
+    out[f"{first}.bias"] = params[f"{first}.bias"][:, perm]
+    out[f"{second}.weight"] = params[f"{second}.weight"][:, :, perm]
+    return out
 
 
 def layer_view(params: dict, layer: str) -> torch.Tensor:
