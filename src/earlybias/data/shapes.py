@@ -79,19 +79,20 @@ COLORS = np.array(
     dtype=np.float32,
 )
 
+
+def _one_value_each(factor: str, *values: str) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """One binary attribute per value of ``factor``, named after the value."""
+    return {v: (factor, (v,)) for v in values}
+
+
 #: Binary attributes: name -> (factor, values that make it true).
 ATTRIBUTES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "circle": ("shape", ("circle",)),
-    "square": ("shape", ("square",)),
-    "cross": ("shape", ("cross",)),
-    "red": ("color", ("red",)),
-    "blue": ("color", ("blue",)),
-    "purple": ("color", ("purple",)),
+    **_one_value_each("shape", "circle", "square", "cross"),
+    **_one_value_each("color", "red", "blue", "purple"),
     "warm_color": ("color", ("red", "yellow")),
-    "striped": ("texture", ("striped",)),
-    "dotted": ("texture", ("dotted",)),
-    "large": ("size", ("large",)),
-    "left": ("position", ("left",)),
+    **_one_value_each("texture", "striped", "dotted"),
+    **_one_value_each("size", "large"),
+    **_one_value_each("position", "left"),
     "light_background": ("background", ("light",)),
     "outlined": ("outline", ("ring",)),
 }

@@ -24,6 +24,7 @@ act element by element, so the stacked optimiser is exactly M independent ones.
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -301,25 +302,20 @@ def fit(
 
 
 def fit_loop(
-    net: ConvNet,
-    params: dict[str, torch.Tensor],
-    images: torch.Tensor,
-    targets: torch.Tensor,
-    *,
-    seeds: Sequence[int],
-    epochs: int,
-    batch_size: int = 128,
-    lr: float = 1e-3,
-    optimizer: str = "adam",
-    momentum: float = 0.9,
-    weight_decay: float = 0.0,
-    loss: str = "bce",
-    masks: dict[str, torch.Tensor] | None = None,
-    mask_update: Callable[[int, int, dict], dict | None] | None = None,
+    net: ConvNet, params: dict[str, torch.Tensor], images: torch.Tensor, targets: torch.Tensor, **options
 ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor] | None]:
-    """The naive reference of :func:`fit`: a Python loop over models, each an ordinary ``torch.nn``
-    module with its own optimiser, the same data order and mask schedule (``mask_update`` sees
-    one model at a time, with a leading dimension of 1). No ``transform``."""
+    """The naive reference of :func:`fit`, with the same keyword options and defaults (bound from
+    :func:`fit`'s signature, so the two cannot drift apart): a Python loop over models, each an
+    ordinary ``torch.nn`` module with its own optimiser, the same data order and mask schedule
+    (``mask_update`` sees one model at a time, with a leading dimension of 1). No ``transform``."""
+    bound = inspect.signature(fit).bind(net, params, images, targets, **options)
+    bound.apply_defaults()
+    o = bound.arguments
+    if o["transform"] is not None:
+        raise ValueError("fit_loop has no transform: it trains the network's own weights")
+    seeds, epochs, batch_size, lr = o["seeds"], o["epochs"], o["batch_size"], o["lr"]
+    optimizer, momentum, weight_decay, loss = o["optimizer"], o["momentum"], o["weight_decay"], o["loss"]
+    masks, mask_update = o["masks"], o["mask_update"]
     M, n = _check_fit(net, params, images, targets, loss, optimizer, epochs, batch_size, lr, seeds)
     targets = targets.float() if loss == "bce" else targets.long()
     steps = n // batch_size
