@@ -23,12 +23,12 @@ import argparse
 import copy
 import json
 import statistics
-import time
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from earlybias.benchmarking import matmul_flops_per_s, timed
 from earlybias.igb import dynamics
 from earlybias.igb.experiments import digit_task
 from earlybias.session import thread_count
@@ -69,18 +69,6 @@ def train_torch_func(X_train, y_train, X_test, y_test, *, n_inits: int, **kw) ->
     return float(accuracy)
 
 
-def matmul_flops_per_s(n: int = 2048, repeats: int = 5) -> float:
-    """Best FLOP/s of one n x n float32 matmul: the reference for 'as fast as this machine goes'."""
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    a @ b
-    best = float("inf")
-    for _ in range(repeats):
-        t = time.perf_counter()
-        a @ b
-        best = min(best, time.perf_counter() - t)
-    return 2 * n**3 / best
-
-
 def engine_flops(dim: int, n_test: int, n_train: int, n_inits: int) -> float:
     """Matrix-product FLOPs of training and evaluating ``n_inits`` networks: forward 2 fan_in
     fan_out per point and layer, backward twice that (the first layer's input needs no gradient)."""
@@ -90,12 +78,6 @@ def engine_flops(dim: int, n_test: int, n_train: int, n_inits: int) -> float:
     train = WORKLOAD["n_steps"] * WORKLOAD["batch_size"] * (3 * fwd - first)
     evals = len(dynamics.eval_steps(WORKLOAD["n_steps"], WORKLOAD["n_evals"])) * n_test * fwd
     return float(n_inits * (train + evals + n_train * fwd))
-
-
-def timed(fn, *args, **kwargs):
-    t = time.perf_counter()
-    out = fn(*args, **kwargs)
-    return time.perf_counter() - t, out
 
 
 def main() -> None:

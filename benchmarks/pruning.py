@@ -23,19 +23,11 @@ import time
 
 import torch
 
+from earlybias.benchmarking import matmul_flops_per_s
 from earlybias.data.shapes import make_shapes
 from earlybias.pruning.experiment import Setup, global_magnitude_masks, gmp_sparsity
 from earlybias.session import thread_count
 from earlybias.zoo import grouped
-
-
-def matmul_flops(n: int = 1024) -> float:
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    a @ b
-    t = time.perf_counter()
-    for _ in range(5):
-        a @ b
-    return 5 * 2 * n**3 / (time.perf_counter() - t)
 
 
 def main() -> None:
@@ -63,7 +55,7 @@ def main() -> None:
     batched, loop, speedups, fractions, peaks = [], [], [], [], []
     M = len(targets)
     for _ in range(args.rounds):
-        peaks.append(matmul_flops())
+        peaks.append(matmul_flops_per_s())
         t = time.perf_counter()
         grouped.fit(net, params, d.images, y, **kw)
         tb = time.perf_counter() - t

@@ -26,10 +26,10 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import time
 
 import torch
 
+from earlybias.benchmarking import matmul_flops_per_s, timed
 from earlybias.session import thread_count
 from earlybias.zoo import ZooSpec, train_batched, train_loop
 from earlybias.zoo.nets import param_shapes
@@ -58,24 +58,6 @@ def matmul_flops_per_model(spec: ZooSpec, n_test: int) -> float:
     train = spec.epochs * spec.n_train * (3 * fwd - first)
     evaluate = (spec.n_train + 2 * n_test) * fwd
     return float(train + evaluate)
-
-
-def matmul_flops_per_s(n: int = 2048, repeats: int = 5) -> float:
-    """Best FLOP/s of one n x n float32 matmul: the reference for 'as fast as this machine goes'."""
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    a @ b
-    best = float("inf")
-    for _ in range(repeats):
-        t = time.perf_counter()
-        a @ b
-        best = min(best, time.perf_counter() - t)
-    return 2 * n**3 / best
-
-
-def timed(fn, *args):
-    t = time.perf_counter()
-    out = fn(*args)
-    return time.perf_counter() - t, out
 
 
 def weight_diffs(a: dict, b: dict, n: int) -> torch.Tensor:
