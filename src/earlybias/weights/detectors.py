@@ -22,6 +22,7 @@ per model (a bias level, or the minority group): ``fit(params, y)``, ``predict(p
 from __future__ import annotations
 
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -192,24 +193,24 @@ def _moments(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return x.mean(dims), x.std(dims) + 1e-8
 
 
+@dataclass(repr=False, eq=False, kw_only=True)
 class _NetDetector(ClassifierMixin, BaseEstimator):
-    """What the two torch detectors share: label handling, seeded training, prediction.
+    """What the two torch detectors share: their training settings, label handling, seeded
+    training, prediction.
 
-    A subclass sets ``_inputs(params) -> list of float64 tensors`` and ``_network(dims, n_classes)``.
-    Inputs are standardised per coordinate of their last dimension with the training zoo's
-    statistics (over models and set elements).
+    The settings are the estimator's keyword parameters: ``dataclass`` writes the explicit
+    ``__init__`` from which scikit-learn's ``get_params``, ``set_params`` and ``clone`` read them
+    (``repr`` and equality stay scikit-learn's). A subclass declares ``width``, the size of its
+    network, with its own default, and sets ``_inputs(params) -> list of float64 tensors`` and
+    ``_network(dims, n_classes)``. Inputs are standardised per coordinate of their last dimension
+    with the training zoo's statistics (over models and set elements).
     """
 
-    def _check(self):
-        check_int("width", self.width, 1)
-        check_int("epochs", self.epochs, 1)
-        check_int("batch_size", self.batch_size, 1)
-        check_real("lr", self.lr, 0, low_open=True)
-        check_real("weight_decay", self.weight_decay, 0)
-        check_seed(self.seed)
-
-    def _standardise(self, inputs: list[torch.Tensor]) -> list[torch.Tensor]:
-        return [((x - m) / sd).float() for x, (m, sd) in zip(inputs, self.norm_)]
+    epochs: int = 40
+    batch_size: int = 128
+    lr: float = 3e-3
+    weight_decay: float = 1e-3
+    seed: int = 0
 
     def fit(self, params, y):
         with one_thread():
@@ -238,6 +239,17 @@ class _NetDetector(ClassifierMixin, BaseEstimator):
             seed=self.seed,
         )
         return self
+
+    def _check(self):
+        check_int("width", self.width, 1)
+        check_int("epochs", self.epochs, 1)
+        check_int("batch_size", self.batch_size, 1)
+        check_real("lr", self.lr, 0, low_open=True)
+        check_real("weight_decay", self.weight_decay, 0)
+        check_seed(self.seed)
+
+    def _standardise(self, inputs: list[torch.Tensor]) -> list[torch.Tensor]:
+        return [((x - m) / sd).float() for x, (m, sd) in zip(inputs, self.norm_)]
 
     def predict_proba(self, params) -> np.ndarray:
         """Class probabilities (M, n_classes), classes in the order of ``classes_``."""
@@ -272,6 +284,7 @@ class _DeepSets(nn.Module):
         return self.rho(torch.cat([*pooled, glob], dim=1))
 
 
+@dataclass(repr=False, eq=False, kw_only=True)
 class DeepSetsDetector(_NetDetector):
     """A permutation-invariant network over the hidden units' weights (equation {eq}`weights-deepsets`).
 
@@ -282,21 +295,7 @@ class DeepSetsDetector(_NetDetector):
     ``epochs`` epochs; ``seed`` fixes initialisation and batch order.
     """
 
-    def __init__(
-        self,
-        width: int = 64,
-        epochs: int = 40,
-        batch_size: int = 128,
-        lr: float = 3e-3,
-        weight_decay: float = 1e-3,
-        seed: int = 0,
-    ):
-        self.width = width
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.seed = seed
+    width: int = 64
 
     def _inputs(self, params) -> list[torch.Tensor]:
         return [*unit_sets(params), params[f"{layer_names(params)[-1]}.bias"].double()]

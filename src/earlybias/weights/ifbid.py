@@ -25,6 +25,8 @@ input channels are the three colours and whose "positions" are the 64 pixels.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
@@ -52,26 +54,13 @@ class _KernelBlocks(nn.Module):
         return self.head(torch.cat(out, dim=1))
 
 
+@dataclass(repr=False, eq=False, kw_only=True)
 class IFBiDDetector(_NetDetector):
     """The paper's detector over the raw kernels of every layer but the readout (``width`` units in
     each 1 x 1 layer). Training as for ``DeepSetsDetector``: AdamW, ``epochs`` epochs of
     mini-batches of ``batch_size`` models, seeded."""
 
-    def __init__(
-        self,
-        width: int = 32,
-        epochs: int = 40,
-        batch_size: int = 128,
-        lr: float = 3e-3,
-        weight_decay: float = 1e-3,
-        seed: int = 0,
-    ):
-        self.width = width
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.seed = seed
+    width: int = 32
 
     def _inputs(self, params) -> list[torch.Tensor]:
         # (models, filters, positions, input channels): the channels are the 1 x 1 layer's input.
