@@ -12,10 +12,11 @@ pooling is global, as on CIFAR-10's 32x32 after its own strides.
 side by side in the channel dimension, the first convolution (whose input all networks share)
 is one ordinary convolution with every network's filters, the second a grouped convolution with
 one group per network, and the readout one batched matmul. There is no Python loop over
-networks; :func:`simulate_conv_loop` is the same computation one ``torch.nn`` network at a time,
-the reference the tests compare it with. He initialisation (weights N(0, 2 / fan_in)), no
-biases, as in :mod:`earlybias.igb.networks`; initialisations are drawn in blocks seeded from
-``(seed, block)``, so a network does not depend on how many others run with it.
+networks; :func:`simulate_conv_loop` (``engine="loop"``) is the same computation one ``torch.nn``
+network at a time, the reference the tests compare it with. He initialisation (weights
+N(0, 2 / fan_in)), no biases, as in :mod:`earlybias.igb.networks`; initialisations are drawn in
+seeded blocks (:mod:`earlybias.igb.blocks`), so a network does not depend on how many others run
+with it.
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from earlybias.igb.blocks import block_generator, block_runner, blocks, check_run
 from earlybias.igb.networks import Simulation, _Moments
-from earlybias.validation import check_choice, check_int, check_seed
+from earlybias.validation import check_choice, check_int
 
 __all__ = ["POOLINGS", "CONV_ACTIVATIONS", "simulate_conv", "simulate_conv_loop", "conv_shapes"]
 
@@ -60,17 +62,13 @@ def _check(images, activation, pooling, channels, n_classes, n_inits, seed, dtyp
         raise ValueError(f"channels must be two integers (c1, c2), got {channels!r}")
     channels = (check_int("channels[0]", channels[0], 1), check_int("channels[1]", channels[1], 1))
     check_int("n_classes", n_classes, 2)
-    check_int("n_inits", n_inits, 1)
-    check_seed(seed)
-    if dtype not in (torch.float32, torch.float64):
-        raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype!r}")
+    check_run(n_inits, seed, dtype)
     return X[:, None], channels
 
 
 def _block_weights(shapes, seed: int, b: int, dtype) -> list[torch.Tensor]:
     """He-initialised weights of the ``_BLOCK`` networks of block b, each (block, *shape)."""
-    state = np.random.SeedSequence([seed, b]).generate_state(1, dtype=np.uint64)[0]
-    gen = torch.Generator().manual_seed(int(state))
+    gen = block_generator(seed, b)
     return [
         torch.randn(_BLOCK, *shape, generator=gen, dtype=dtype) * math.sqrt(2.0 / math.prod(shape[1:]))
         for shape in shapes
@@ -106,38 +104,46 @@ def simulate_conv(
     n_inits: int = 500,
     seed: int = 0,
     dtype: torch.dtype = torch.float32,
+    engine: str = "batched",
     progress: bool = False,
 ) -> Simulation:
     """Classify ``images`` (n_points, 8, 8) with ``n_inits`` untrained convolutional networks,
     batched over initialisations (module docstring; Francazi et al. 2024, first figure).
 
     Returns a :class:`Simulation`: data-mean, data-variance and class fractions of every output
-    node of every network. Deterministic for a given seed.
+    node of every network. ``engine="loop"`` runs the same networks one ``torch.nn`` module at a
+    time instead (the naive reference, :func:`simulate_conv_loop`). Deterministic for a given seed.
     """
     X, channels = _check(images, activation, pooling, channels, n_classes, n_inits, seed, dtype)
+    run_block = block_runner(engine, _batched_block, _loop_block)
     shapes = conv_shapes(channels, n_classes)
-    chunk = max(1, _CHUNK_BUDGET // (_BLOCK * channels[0] * SIDE * SIDE))
-    blocks = range(math.ceil(n_inits / _BLOCK))
-    if progress:
-        from tqdm.auto import tqdm
-
-        blocks = tqdm(blocks, desc=f"conv {activation}/{pooling}-pool networks", unit="block")
-    means, variances, counts = [], [], []
+    rows = []
     with torch.no_grad():
-        for b in blocks:
-            needed = min(_BLOCK, n_inits - b * _BLOCK)
+        for b, needed in blocks(n_inits, _BLOCK, progress, f"conv {activation}/{pooling}-pool networks"):
             weights = [w[:needed] for w in _block_weights(shapes, seed, b, dtype)]
-            moments = _Moments()
-            count = torch.zeros(needed, n_classes, dtype=torch.float64)
-            for start in range(0, X.shape[0], chunk):
-                out = _forward(X[start : start + chunk], weights, activation, pooling)
-                moments.add(out)
-                count += F.one_hot(out.argmax(dim=-1), n_classes).sum(dim=1)
-            mean, var = moments.result()
-            means.append(mean)
-            variances.append(var)
-            counts.append(count.numpy())
-    return Simulation(np.concatenate(means), np.concatenate(variances), np.concatenate(counts) / X.shape[0])
+            rows.append(run_block(X, weights, activation, pooling, n_classes))
+    mean, var, counts = (np.concatenate([r[k] for r in rows]) for k in range(3))
+    return Simulation(mean, var, counts / X.shape[0])
+
+
+def simulate_conv_loop(images, **kwargs) -> Simulation:
+    """The naive reference for :func:`simulate_conv`: the same networks, one ``nn.Module`` at a
+    time on all images, ``simulate_conv(images, engine="loop", **kwargs)``. For tests and
+    benchmarks."""
+    return simulate_conv(images, engine="loop", **kwargs)
+
+
+def _batched_block(X, weights, activation: str, pooling: str, n_classes: int) -> tuple:
+    """(mean, var, counts) of the outputs of a block of networks, each (networks, n_classes), as
+    one program on chunks of images."""
+    chunk = max(1, _CHUNK_BUDGET // (_BLOCK * weights[0].shape[1] * SIDE * SIDE))
+    moments = _Moments()
+    counts = torch.zeros(weights[0].shape[0], n_classes, dtype=torch.float64)
+    for start in range(0, X.shape[0], chunk):
+        out = _forward(X[start : start + chunk], weights, activation, pooling)
+        moments.add(out)
+        counts += F.one_hot(out.argmax(dim=-1), n_classes).sum(dim=1)
+    return (*moments.result(), counts.numpy())
 
 
 class _ConvNet(nn.Module):
@@ -159,30 +165,14 @@ class _ConvNet(nn.Module):
         return self.readout(h.flatten(1))
 
 
-def simulate_conv_loop(
-    images,
-    *,
-    activation: str = "relu",
-    pooling: str = "max",
-    channels: tuple[int, int] = (16, 32),
-    n_classes: int = 2,
-    n_inits: int = 500,
-    seed: int = 0,
-    dtype: torch.dtype = torch.float32,
-) -> Simulation:
-    """The naive reference for :func:`simulate_conv`: the same networks, one ``nn.Module`` at a
-    time on all images. Same arguments and result; for tests and benchmarks."""
-    X, channels = _check(images, activation, pooling, channels, n_classes, n_inits, seed, dtype)
-    shapes = conv_shapes(channels, n_classes)
+def _loop_block(X, weights, activation: str, pooling: str, n_classes: int) -> tuple:
+    """(mean, var, counts) of a block of networks, one ``_ConvNet`` at a time on all images: the
+    reference for :func:`_batched_block`."""
     means, variances, counts = [], [], []
-    with torch.no_grad():
-        for b in range(math.ceil(n_inits / _BLOCK)):
-            weights = _block_weights(shapes, seed, b, dtype)
-            for i in range(min(_BLOCK, n_inits - b * _BLOCK)):
-                net = _ConvNet([w[i] for w in weights], activation, pooling).to(dtype)
-                out = net(X)
-                var, mean = torch.var_mean(out, dim=0, correction=0)
-                means.append(mean.double().numpy())
-                variances.append(var.double().numpy())
-                counts.append(torch.bincount(out.argmax(dim=1), minlength=n_classes).double().numpy())
-    return Simulation(np.stack(means), np.stack(variances), np.stack(counts) / X.shape[0])
+    for i in range(weights[0].shape[0]):
+        out = _ConvNet([w[i] for w in weights], activation, pooling).to(X.dtype)(X)
+        var, mean = torch.var_mean(out, dim=0, correction=0)
+        means.append(mean.double().numpy())
+        variances.append(var.double().numpy())
+        counts.append(torch.bincount(out.argmax(dim=1), minlength=n_classes).double().numpy())
+    return np.stack(means), np.stack(variances), np.stack(counts)

@@ -7,15 +7,18 @@ accuracy and the guessed fractions at logarithmically spaced steps. This module 
 for ``n_inits`` networks as one tensor program: every weight has a leading network dimension,
 all networks see the same mini-batches, and a hand-written backward pass through batched
 matmuls gives every network its own gradient (the networks share no parameter) and updates it in
-place, so one SGD step updates all of them. :func:`train_loop` is the same training one
-``torch.nn`` network at a time with autograd and ``torch.optim.SGD``: an independent reference,
-which the tests and ``benchmarks/igb_dynamics.py`` compare with the engine.
+place, so one SGD step updates all of them. :func:`train_loop` (``engine="loop"``) is the same
+training one ``torch.nn`` network at a time with autograd and ``torch.optim.SGD``: an independent
+reference, which the tests and ``benchmarks/igb_dynamics.py`` compare with the engine. The two
+share the networks' start, the mini-batches and the schedule of updates and evaluations, not the
+update itself.
 
 Networks: ``depth`` hidden layers of ``width`` units with the activation, a linear readout;
 He-initialised weights (N(0, 2 / fan_in)) and zero biases, so at step 0 they are the untrained
 networks of the rest of the chapter; biases train like weights, as in the authors' code.
-Randomness: weights of block b come from ``(seed, b)``, so a network's start does not depend on
-how many others train with it; the order of the mini-batches comes from ``seed`` alone.
+Randomness: weights come in seeded blocks (:mod:`earlybias.igb.blocks`), so a network's start
+does not depend on how many others train with it; the order of the mini-batches comes from
+``seed`` alone.
 """
 
 from __future__ import annotations
@@ -28,8 +31,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from earlybias.igb.blocks import block_generator, block_runner, blocks, check_run
 from earlybias.igb.networks import torch_activation
-from earlybias.validation import check_choice, check_int, check_labels, check_real, check_seed
+from earlybias.validation import check_choice, check_int, check_labels, check_real
 
 __all__ = ["TRAIN_ACTIVATIONS", "Trajectories", "eval_steps", "train", "train_loop"]
 
@@ -67,7 +71,9 @@ def eval_steps(n_steps: int, n_evals: int) -> np.ndarray:
     return np.unique(np.concatenate([[0, 1, 2, 3], log[log <= n_steps], [n_steps]]))
 
 
-def _check(X_train, y_train, X_test, y_test, activation, depth, width, n_inits, n_steps, batch_size, lr):
+def _check(
+    X_train, y_train, X_test, y_test, activation, depth, width, n_inits, n_steps, batch_size, lr, seed, dtype
+):
     X_train, X_test = (np.asarray(x, dtype=float) for x in (X_train, X_test))
     if X_train.ndim != 2 or X_test.ndim != 2 or X_train.shape[1] != X_test.shape[1]:
         raise ValueError(
@@ -80,10 +86,10 @@ def _check(X_train, y_train, X_test, y_test, activation, depth, width, n_inits, 
     check_choice("activation", activation, TRAIN_ACTIVATIONS)
     check_int("depth", depth, 1)
     check_int("width", width, 1)
-    check_int("n_inits", n_inits, 1)
     check_int("n_steps", n_steps, 1)
     check_int("batch_size", batch_size, 1, len(X_train))
     check_real("lr", lr, 0.0)
+    check_run(n_inits, seed, dtype)
     return X_train, y_train, X_test, y_test, n_classes
 
 
@@ -96,8 +102,7 @@ def _init_block(shapes, seed: int, b: int, size: int, dtype) -> list[torch.Tenso
     """Weights (size, fan_in, fan_out), He-scaled, then zero biases (size, 1, fan_out), for every
     layer of the networks of block b; the whole block is drawn so that its networks do not
     depend on ``size``."""
-    state = np.random.SeedSequence([seed, b]).generate_state(1, dtype=np.uint64)[0]
-    gen = torch.Generator().manual_seed(int(state))
+    gen = block_generator(seed, b)
     weights = [
         torch.randn(_BLOCK, fan_in, fan_out, generator=gen, dtype=dtype)[:size] * math.sqrt(2.0 / fan_in)
         for fan_in, fan_out in shapes
@@ -190,90 +195,38 @@ def _sgd_step(params: list[torch.Tensor], x: torch.Tensor, y: torch.Tensor, phi,
             delta = back * dphi(pre[layer - 1], inputs[layer])
 
 
-def _train_block(data, shapes, activation, steps, batches, lr, seed, b, size, n_classes, dtype):
+def _follow(steps: np.ndarray, batches: np.ndarray, record, update) -> list:
+    """The schedule of a training run: ``record()`` at every step of ``steps`` (before that step's
+    update; step 0 is the initialisation), ``update(idx)`` with each step's mini-batch indices
+    (``batches``) up to the last step of ``steps``. Returns the records in order."""
+    records = []
+    for step in range(steps[-1] + 1):
+        if step in steps:
+            records.append(record())
+        if step == steps[-1]:
+            break
+        update(torch.from_numpy(batches[step]))
+    return records
+
+
+def _batched_block(params, data, activation, steps, batches, lr, n_classes) -> tuple:
+    """Train a block of networks (``params`` from :func:`_init_block`) as one program: their
+    favoured classes, the four recorded fields (networks, evaluations), and the data-mean and
+    data-variance of their outputs on the training images at initialisation."""
     X_train, y_train, X_test, y_test = data
-    params = _init_block(shapes, seed, b, size, dtype)
     phi, dphi = torch_activation(activation), _derivative(activation)
     with torch.no_grad():
         init = _forward(params, X_train, phi)
         var, mean = torch.var_mean(init, dim=1, correction=0)
         favoured = F.one_hot(init.argmax(dim=-1), n_classes).sum(dim=1).argmax(dim=-1)
-        rows = []
-        for step in range(steps[-1] + 1):
-            if step in steps:
-                rows.append(_record(_forward(params, X_test, phi), y_test, favoured, n_classes))
-            if step == steps[-1]:
-                break
-            idx = torch.from_numpy(batches[step])
-            _sgd_step(params, X_train[idx], y_train[idx], phi, dphi, lr)
-    fields = [np.stack([r[k] for r in rows], axis=1) for k in range(4)]
-    return favoured.numpy(), fields, mean.double().numpy(), var.double().numpy()
-
-
-def train(
-    X_train,
-    y_train,
-    X_test,
-    y_test,
-    *,
-    activation: str = "relu",
-    depth: int = 3,
-    width: int = 64,
-    n_inits: int = 128,
-    n_steps: int = 300,
-    batch_size: int = 64,
-    lr: float = 0.05,
-    n_evals: int = 30,
-    seed: int = 0,
-    dtype: torch.dtype = torch.float32,
-    progress: bool = False,
-) -> Trajectories:
-    """Train ``n_inits`` networks with SGD on (X_train, y_train), batched over networks, and
-    evaluate them on (X_test, y_test) at :func:`eval_steps` (module docstring). Deterministic for
-    a given seed."""
-    X_train, y_train, X_test, y_test, n_classes = _check(
-        X_train, y_train, X_test, y_test, activation, depth, width, n_inits, n_steps, batch_size, lr
-    )
-    seed = check_seed(seed)
-    if dtype not in (torch.float32, torch.float64):
-        raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype!r}")
-    data = (
-        torch.as_tensor(X_train, dtype=dtype),
-        torch.as_tensor(y_train),
-        torch.as_tensor(X_test, dtype=dtype),
-        torch.as_tensor(y_test),
-    )
-    shapes = _shapes(X_train.shape[1], depth, width, n_classes)
-    steps, batches = eval_steps(n_steps, n_evals), _batches(seed, len(X_train), n_steps, batch_size)
-    blocks = range(math.ceil(n_inits / _BLOCK))
-    if progress:
-        from tqdm.auto import tqdm
-
-        blocks = tqdm(blocks, desc=f"training {activation} networks", unit="block")
-    out = [
-        _train_block(
-            data,
-            shapes,
-            activation,
+        records = _follow(
             steps,
             batches,
-            lr,
-            seed,
-            b,
-            min(_BLOCK, n_inits - b * _BLOCK),
-            n_classes,
-            dtype,
+            lambda: _record(_forward(params, X_test, phi), y_test, favoured, n_classes),
+            lambda idx: _sgd_step(params, X_train[idx], y_train[idx], phi, dphi, lr),
         )
-        for b in blocks
-    ]
-    fields = [np.concatenate([o[1][k] for o in out]) for k in range(4)]
-    return Trajectories(
-        steps,
-        np.concatenate([o[0] for o in out]),
-        *fields,
-        np.concatenate([o[2] for o in out]),
-        np.concatenate([o[3] for o in out]),
-    )
+    fields = [np.stack([r[k] for r in records], axis=1) for k in range(4)]
+    return favoured.numpy(), fields, mean.double().numpy(), var.double().numpy()
 
 
 class _Activation(nn.Module):
@@ -300,7 +253,48 @@ def make_module(params: list[torch.Tensor], activation: str) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-def train_loop(
+def _train_module(params, data, activation, steps, batches, lr, n_classes) -> tuple:
+    """One network (``params`` without the network dimension) as a ``torch.nn`` module trained by
+    autograd and ``torch.optim.SGD``: what :func:`_batched_block` computes for it."""
+    X_train, y_train, X_test, y_test = data
+    net = make_module(params, activation)
+    opt = torch.optim.SGD(net.parameters(), lr=lr)
+    with torch.no_grad():
+        init = net(X_train)
+        var, mean = torch.var_mean(init, dim=0, correction=0)
+        favoured = torch.bincount(init.argmax(dim=1), minlength=n_classes).argmax().reshape(1)
+
+    def record():
+        with torch.no_grad():
+            return _record(net(X_test)[None], y_test, favoured, n_classes)
+
+    def update(idx):
+        loss = F.cross_entropy(net(X_train[idx]), y_train[idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    records = _follow(steps, batches, record, update)
+    fields = [np.concatenate([r[k] for r in records]) for k in range(4)]
+    return int(favoured), fields, mean.double().numpy(), var.double().numpy()
+
+
+def _loop_block(params, data, activation, steps, batches, lr, n_classes) -> tuple:
+    """:func:`_batched_block`'s result, one network at a time (:func:`_train_module`): the reference."""
+    nets = [
+        _train_module([p[i] for p in params], data, activation, steps, batches, lr, n_classes)
+        for i in range(params[0].shape[0])
+    ]
+    fields = [np.stack([n[1][k] for n in nets]) for k in range(4)]
+    return (
+        np.array([n[0] for n in nets]),
+        fields,
+        np.stack([n[2] for n in nets]),
+        np.stack([n[3] for n in nets]),
+    )
+
+
+def train(
     X_train,
     y_train,
     X_test,
@@ -316,42 +310,53 @@ def train_loop(
     n_evals: int = 30,
     seed: int = 0,
     dtype: torch.dtype = torch.float32,
+    engine: str = "batched",
+    progress: bool = False,
 ) -> Trajectories:
-    """The naive reference for :func:`train`: the same networks, batches and steps, one
-    ``torch.nn`` network and ``torch.optim.SGD`` at a time. Same arguments and result."""
+    """Train ``n_inits`` networks with SGD on (X_train, y_train), batched over networks, and
+    evaluate them on (X_test, y_test) at :func:`eval_steps` (module docstring). ``engine="loop"``
+    trains the same networks on the same batches one ``torch.nn`` network at a time with autograd
+    and ``torch.optim.SGD`` instead (the independent reference, :func:`train_loop`). Deterministic
+    for a given seed."""
     X_train, y_train, X_test, y_test, n_classes = _check(
-        X_train, y_train, X_test, y_test, activation, depth, width, n_inits, n_steps, batch_size, lr
+        X_train,
+        y_train,
+        X_test,
+        y_test,
+        activation,
+        depth,
+        width,
+        n_inits,
+        n_steps,
+        batch_size,
+        lr,
+        seed,
+        dtype,
     )
-    Xtr, ytr = torch.as_tensor(X_train, dtype=dtype), torch.as_tensor(y_train)
-    Xte, yte = torch.as_tensor(X_test, dtype=dtype), torch.as_tensor(y_test)
+    run_block = block_runner(engine, _batched_block, _loop_block)
+    data = (
+        torch.as_tensor(X_train, dtype=dtype),
+        torch.as_tensor(y_train),
+        torch.as_tensor(X_test, dtype=dtype),
+        torch.as_tensor(y_test),
+    )
     shapes = _shapes(X_train.shape[1], depth, width, n_classes)
     steps, batches = eval_steps(n_steps, n_evals), _batches(seed, len(X_train), n_steps, batch_size)
-    favoured, rows, means, variances = [], [], [], []
-    for b in range(math.ceil(n_inits / _BLOCK)):
-        size = min(_BLOCK, n_inits - b * _BLOCK)
-        block = _init_block(shapes, seed, b, size, dtype)
-        for i in range(size):
-            net = make_module([p[i] for p in block], activation)
-            opt = torch.optim.SGD(net.parameters(), lr=lr)
-            with torch.no_grad():
-                init = net(Xtr)
-                var, mean = torch.var_mean(init, dim=0, correction=0)
-                fav = torch.bincount(init.argmax(dim=1), minlength=n_classes).argmax().reshape(1)
-            record = []
-            for step in range(steps[-1] + 1):
-                if step in steps:
-                    with torch.no_grad():
-                        record.append(_record(net(Xte)[None], yte, fav, n_classes))
-                if step == steps[-1]:
-                    break
-                idx = torch.from_numpy(batches[step])
-                loss = F.cross_entropy(net(Xtr[idx]), ytr[idx])
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-            favoured.append(int(fav))
-            rows.append([np.concatenate([r[k] for r in record]) for k in range(4)])
-            means.append(mean.double().numpy())
-            variances.append(var.double().numpy())
-    fields = [np.stack([r[k] for r in rows]) for k in range(4)]
-    return Trajectories(steps, np.array(favoured), *fields, np.stack(means), np.stack(variances))
+    out = [
+        run_block(_init_block(shapes, seed, b, size, dtype), data, activation, steps, batches, lr, n_classes)
+        for b, size in blocks(n_inits, _BLOCK, progress, f"training {activation} networks")
+    ]
+    fields = [np.concatenate([o[1][k] for o in out]) for k in range(4)]
+    return Trajectories(
+        steps,
+        np.concatenate([o[0] for o in out]),
+        *fields,
+        np.concatenate([o[2] for o in out]),
+        np.concatenate([o[3] for o in out]),
+    )
+
+
+def train_loop(*args, **kwargs) -> Trajectories:
+    """The naive reference for :func:`train`: the same networks, batches and steps, one
+    ``torch.nn`` network and ``torch.optim.SGD`` at a time, ``train(..., engine="loop")``."""
+    return train(*args, engine="loop", **kwargs)

@@ -3,17 +3,17 @@
 Francazi et al. (2024) measure initial guessing bias over thousands of independent
 initialisations of one architecture, all classifying the same data. :func:`simulate` runs them
 as one batched tensor program: the initialisations form the leading dimension of every weight
-tensor and every matmul, so there is no Python loop over networks. :func:`simulate_loop` is the
-same computation one network at a time; the benchmark and the tests compare the two.
+tensor and every matmul, so there is no Python loop over networks. :func:`simulate_loop`
+(``engine="loop"``) is the same computation one network at a time; the benchmark and the tests
+compare the two.
 
 Architecture: ``depth`` hidden layers of ``width`` units with the activation, the first one
 optionally ``width * pool_k`` units max-pooled in groups of ``pool_k``, then a linear readout to
 ``n_classes`` outputs. He initialisation (weights N(0, 2 / fan_in)), no biases.
 
-Randomness: initialisations are drawn in blocks; block b of a run with seed ``seed`` uses its
-own ``torch.Generator`` seeded from ``(seed, b)``. A network's weights therefore depend only on
-the seed, the architecture and its index, not on ``n_inits`` or the data: the first 100
-networks of a run with 1000 are the 100 networks of a run with 100.
+Randomness: initialisations are drawn in seeded blocks (:mod:`earlybias.igb.blocks`), so a
+network's weights depend only on the seed, the architecture and its index, not on ``n_inits`` or
+the data.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ import numpy as np
 import torch
 
 from earlybias.igb import ACTIVATIONS, theory
-from earlybias.validation import check_choice, check_int, check_seed
+from earlybias.igb.blocks import block_generator, block_runner, blocks, check_run
+from earlybias.validation import check_choice, check_int
 
 __all__ = ["Simulation", "simulate", "simulate_loop", "gamma_measured", "torch_activation"]
 
@@ -116,10 +117,7 @@ def _setup(X, activation, depth, width, pool_k, n_classes, n_inits, seed, dtype)
     width = check_int("width", width, 1)
     pool_k = check_int("pool_k", pool_k, 1)
     n_classes = check_int("n_classes", n_classes, 2)
-    n_inits = check_int("n_inits", n_inits, 1)
-    seed = check_seed(seed)
-    if dtype not in (torch.float32, torch.float64):
-        raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype!r}")
+    n_inits = check_run(n_inits, seed, dtype)
     dim = X.shape[1]
     shapes = [(width * pool_k, dim)] + [(width, width)] * (depth - 1) + [(n_classes, width)]
     # centered_relu subtracts its mean under the layer's mean-field variance, computed from the
@@ -137,8 +135,7 @@ def _setup(X, activation, depth, width, pool_k, n_classes, n_inits, seed, dtype)
 
 def _block_weights(setup: _Setup, b: int) -> list[torch.Tensor]:
     """He-initialised weights of every network of block b, each (block, fan_out, fan_in)."""
-    state = np.random.SeedSequence([setup.seed, b]).generate_state(1, dtype=np.uint64)[0]
-    gen = torch.Generator().manual_seed(int(state))
+    gen = block_generator(setup.seed, b)
     return [
         torch.randn(setup.block, fan_out, fan_in, generator=gen, dtype=setup.X.dtype)
         * math.sqrt(2.0 / fan_in)
@@ -220,6 +217,7 @@ def simulate(
     seed: int = 0,
     record_layers: bool = False,
     dtype: torch.dtype = torch.float32,
+    engine: str = "batched",
     progress: bool = False,
 ) -> Simulation:
     """Classify the data X (n_points, dim) with ``n_inits`` independently initialised untrained
@@ -228,28 +226,38 @@ def simulate(
     Groups of networks run as one batched matmul per layer on chunks of data points. Groups and
     chunks are sized so that one layer's activations fit in the CPU cache: on a 2-core machine
     the elementwise work on tensors larger than the cache is limited by memory bandwidth, which
-    would make a batched program slower than a loop. Deterministic for a given seed.
+    would make a batched program slower than a loop. ``engine="loop"`` runs the same networks
+    one at a time on all data points instead (the naive reference, :func:`simulate_loop`).
+    Deterministic for a given seed.
     """
     setup = _setup(X, activation, depth, width, pool_k, n_classes, n_inits, seed, dtype)
+    run_block = block_runner(engine, _batched_block, _loop_block)
+    rows = []
+    with torch.no_grad():
+        for b, needed in blocks(n_inits, setup.block, progress, f"{activation} networks"):
+            # The whole block is drawn (determinism) but only the networks asked for are run.
+            rows += run_block(setup, _block_weights(setup, b), needed, record_layers)
+    return _collect(setup, rows, record_layers)
+
+
+def simulate_loop(X, **kwargs) -> Simulation:
+    """The naive reference for :func:`simulate`: the same networks (same seed stream), run one
+    at a time on all data points, ``simulate(X, engine="loop", **kwargs)``. For tests and
+    benchmarks."""
+    return simulate(X, engine="loop", **kwargs)
+
+
+def _batched_block(setup: _Setup, weights: list[torch.Tensor], needed: int, record_layers: bool) -> list:
+    """Results of the first ``needed`` networks of a block, one row per group of networks sized
+    so that a layer's activations on a chunk of points fit in the cache."""
     widest = max(fan_out for fan_out, _ in setup.shapes)
     n_points = setup.X.shape[0]
     group = max(1, min(setup.block, _ACTIVATION_BUDGET // (min(n_points, _MIN_CHUNK) * widest)))
     chunk = max(1, _ACTIVATION_BUDGET // (group * widest))
-    blocks = range(math.ceil(n_inits / setup.block))
-    if progress:
-        from tqdm.auto import tqdm
-
-        blocks = tqdm(blocks, desc=f"{activation} networks", unit="block")
-    rows = []
-    with torch.no_grad():
-        for b in blocks:
-            # The whole block is drawn (determinism) but only the networks asked for are run.
-            needed = min(setup.block, n_inits - b * setup.block)
-            block_weights = _block_weights(setup, b)
-            for first in range(0, needed, group):
-                weights = [w[first : min(first + group, needed)] for w in block_weights]
-                rows.append(_run_group(setup, weights, chunk, record_layers))
-    return _collect(setup, rows, record_layers)
+    return [
+        _run_group(setup, [w[first : min(first + group, needed)] for w in weights], chunk, record_layers)
+        for first in range(0, needed, group)
+    ]
 
 
 def _run_group(setup: _Setup, weights: list[torch.Tensor], chunk: int, record_layers: bool) -> tuple:
@@ -267,38 +275,22 @@ def _run_group(setup: _Setup, weights: list[torch.Tensor], chunk: int, record_la
     return (*out.result(), counts.numpy(), [s[0] for s in stats], [s[1] for s in stats])
 
 
-def simulate_loop(
-    X,
-    *,
-    activation: str = "relu",
-    depth: int = 1,
-    width: int = 512,
-    pool_k: int = 1,
-    n_classes: int = 2,
-    n_inits: int = 1000,
-    seed: int = 0,
-    record_layers: bool = False,
-    dtype: torch.dtype = torch.float32,
-) -> Simulation:
-    """The naive reference for :func:`simulate`: the same networks (same seed stream), run one
-    at a time on all data points. Same arguments and result; only for tests and benchmarks."""
-    setup = _setup(X, activation, depth, width, pool_k, n_classes, n_inits, seed, dtype)
+def _loop_block(setup: _Setup, weights: list[torch.Tensor], needed: int, record_layers: bool) -> list:
+    """Results of the first ``needed`` networks of a block, one row per network, each run alone
+    on all the data points: the reference for :func:`_batched_block`."""
     rows = []
-    with torch.no_grad():
-        for b in range(math.ceil(n_inits / setup.block)):
-            weights = _block_weights(setup, b)
-            for i in range(min(setup.block, n_inits - b * setup.block)):
-                pre, h = _forward(setup, setup.X, [w[i] for w in weights])
-                var, mean = torch.var_mean(h, dim=0, correction=0)
-                counts = torch.bincount(h.argmax(dim=-1), minlength=n_classes).double()
-                layer_stats = [torch.var_mean(p, dim=0, correction=0) for p in pre] if record_layers else []
-                rows.append(
-                    (
-                        mean.double().numpy()[None],
-                        var.double().numpy()[None],
-                        counts.numpy()[None],
-                        [m.double().numpy()[None] for _, m in layer_stats],
-                        [v.double().numpy()[None] for v, _ in layer_stats],
-                    )
-                )
-    return _collect(setup, rows, record_layers)
+    for i in range(needed):
+        pre, h = _forward(setup, setup.X, [w[i] for w in weights])
+        var, mean = torch.var_mean(h, dim=0, correction=0)
+        counts = torch.bincount(h.argmax(dim=-1), minlength=setup.n_classes).double()
+        layer_stats = [torch.var_mean(p, dim=0, correction=0) for p in pre] if record_layers else []
+        rows.append(
+            (
+                mean.double().numpy()[None],
+                var.double().numpy()[None],
+                counts.numpy()[None],
+                [m.double().numpy()[None] for _, m in layer_stats],
+                [v.double().numpy()[None] for v, _ in layer_stats],
+            )
+        )
+    return rows
