@@ -9,7 +9,7 @@ stays light (no torch): ``earlybias list`` imports it.
 """
 
 from earlybias.budget import Estimate
-from earlybias.data.colored import BIAS_LEVELS, PAPER_BIAS_LEVELS
+from earlybias.data.colored import BIAS_LEVELS, GROUP_COLORS, LEVEL_NAMES, PAPER_BIAS_LEVELS
 from earlybias.params import Param, ParamError
 
 TITLE = "Inference-free bias detection: reading a network's bias off its weights"
@@ -23,97 +23,61 @@ DETECTORS = ("stats", "deepsets", "ifbid", "flat", "flat_net")
 NOT_REPRODUCED: dict[str, str] = {}
 
 _MAX_MODELS = 10_000_000  # a bound on typing mistakes only: what fits is the run estimate's job
+#: The parameters that each hold a set of four bias levels.
+LEVEL_SETS = ("sigma2_levels", "paper_sigma2_levels")
+_GROUPS = len(GROUP_COLORS)  # the classes of the group task
+
+
+def _zoo_size(name: str, default: int, help: str, n_classes: int = len(LEVEL_NAMES)) -> Param:
+    """The number of models of a zoo: at least two per class of its task (its ``n_classes`` bias
+    levels or groups), the rule ``experiments.color_zoos`` and ``group_zoos`` check."""
+    return Param(name, "int", default, help, low=2 * n_classes, high=_MAX_MODELS)
+
+
+def _level_set(name: str, levels: dict[str, float], help: str) -> Param:
+    """Four colour-jitter variances, one per bias level, strongest bias (smallest) first."""
+    return Param(name, "floats", list(levels.values()), help, low=1e-4, high=100.0, length=4)
+
 
 PARAMS = (
-    Param(
-        "n_train_models",
-        "int",
-        1024,
-        "models in the training zoo of the study's levels (pool A)",
-        low=8,
-        high=_MAX_MODELS,
+    _zoo_size("n_train_models", 1024, "models in the training zoo of the study's levels (pool A)"),
+    _zoo_size("n_paper_train_models", 8192, "models in the training zoo of the paper's levels (pool A)"),
+    _zoo_size(
+        "n_heldout_models", 256, "models in each held-out (validation) zoo from pool A, one per level set"
     ),
-    Param(
-        "n_paper_train_models",
-        "int",
-        8192,
-        "models in the training zoo of the paper's levels (pool A)",
-        low=8,
-        high=_MAX_MODELS,
-    ),
-    Param(
-        "n_heldout_models",
-        "int",
-        256,
-        "models in each held-out (validation) zoo from pool A, one per level set",
-        low=8,
-        high=_MAX_MODELS,
-    ),
-    Param(
+    _zoo_size(
         "n_test_models",
-        "int",
         512,
         "models in each test zoo from pool B (digits no training model has seen), one per level set",
-        low=8,
-        high=_MAX_MODELS,
     ),
-    Param(
-        "n_group_models",
-        "int",
-        480,
-        "models in the group-bias training zoo (pool A)",
-        low=6,
-        high=_MAX_MODELS,
-    ),
-    Param(
+    _zoo_size("n_group_models", 480, "models in the group-bias training zoo (pool A)", n_classes=_GROUPS),
+    _zoo_size(
         "n_group_heldout_models",
-        "int",
         120,
         "models in the group-bias held-out (validation) zoo (pool A)",
-        low=6,
-        high=_MAX_MODELS,
+        n_classes=_GROUPS,
     ),
-    Param(
-        "n_group_test_models",
-        "int",
-        240,
-        "models in the group-bias test zoo (pool B)",
-        low=6,
-        high=_MAX_MODELS,
-    ),
+    _zoo_size("n_group_test_models", 240, "models in the group-bias test zoo (pool B)", n_classes=_GROUPS),
     Param("family", "str", "cnn", "architecture of every model of the zoos", choices=FAMILIES),
     Param(
-        "width",
-        "int",
-        16,
-        "channels of the second convolution (cnn; the first has half) or hidden units (mlp)",
-        low=2,
-        high=1024,
+        "width", "int", 16, "cnn: channels of conv 2 (conv 1 has half); mlp: hidden units", low=2, high=1024
     ),
     Param("epochs", "int", 3, "training epochs of every model of the zoos", low=1, high=200),
-    Param(
+    _level_set(
         "sigma2_levels",
-        "floats",
-        list(BIAS_LEVELS.values()),
+        BIAS_LEVELS,
         "colour-jitter variance of the study's four bias levels, strongest bias (smallest) first",
-        low=1e-4,
-        high=100.0,
-        length=4,
     ),
-    Param(
+    _level_set(
         "paper_sigma2_levels",
-        "floats",
-        list(PAPER_BIAS_LEVELS.values()),
+        PAPER_BIAS_LEVELS,
         "colour-jitter variance of the paper's four closely spaced levels (the hard case)",
-        low=1e-4,
-        high=100.0,
-        length=4,
     ),
     Param(
         "minority_share",
         "float",
         0.1,
-        "share of the under-represented group in the group task",
+        "under-represented group's share in the group task",
         low=0.01,
         high=1 / 3,
     ),
@@ -131,7 +95,7 @@ PARAMS = (
 
 def check_params(params: dict) -> None:
     """Cross-parameter rules that a single parameter's range cannot express."""
-    for name in ("sigma2_levels", "paper_sigma2_levels"):
+    for name in LEVEL_SETS:
         levels = params[name]
         if any(b <= a for a, b in zip(levels, levels[1:])):
             raise ParamError(
