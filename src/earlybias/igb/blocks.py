@@ -11,6 +11,10 @@ not on ``n_inits``: the first 100 networks of a run with 1000 are the 100 networ
 Each engine computes a block two ways (``engine``, one of :data:`ENGINES`): ``batched``, all the
 block's networks as one tensor program, and ``loop``, the naive reference that runs the same
 networks one ``torch.nn`` network at a time; the tests and the benchmarks compare the two.
+
+Every engine takes its keyword arguments in one order: after its data (and, for training, the
+schedule) come ``n_inits`` and ``seed``, which networks; then what the networks are; last
+``dtype``, ``engine`` and ``progress``, how to compute them.
 """
 
 from __future__ import annotations
