@@ -1,0 +1,162 @@
+"""Chapter ``diffusion``: a generative model commits to major properties in its first steps, and
+bias sets when (Park, Chun, Heo, Han 2025, arXiv 2502.08167; Yi et al., NeurIPS 2024, arXiv
+2405.15330).
+
+``model`` holds the world, the conditional denoiser (diffusers' ``UNet2DModel``), the schedulers
+and the training; ``judges`` the per-factor classifiers that replace CLIP; ``sampling`` the one
+batched sampler every experiment calls; ``experiments`` the five experiments and the claims.
+``PARAMS`` is the chapter's parameter schema. This module stays light (no torch, no diffusers):
+``earlybias list`` imports it.
+"""
+
+from earlybias.budget import Estimate
+from earlybias.params import Param, ParamError
+
+TITLE = "Decided early: a diffusion model commits to colour in its first steps, and bias sets when"
+
+# Kept here as literals so that listing the chapter imports no torch; a test checks they equal
+# earlybias.diffusion.model.FACTORS and the samplers of earlybias.diffusion.sampling.
+FACTORS = ("color", "shape", "texture", "position", "background")
+SAMPLERS = ("ddim", "ddpm")
+
+#: Findings of the papers that do not hold in our setting (DESIGN.md, "Not reproduced").
+NOT_REPRODUCED: dict[str, str] = {}
+
+PARAMS = (
+    Param(
+        "seed",
+        "int",
+        0,
+        "random seed of the training, the judges and every experiment",
+        low=0,
+        high=2**31 - 1,
+    ),
+    Param("n_samples", "int", 64, "pairs (A, B) per factor in the switch experiments", low=4, high=100_000),
+    Param("n_steps", "int", 20, "sampling steps of every trajectory", low=4, high=1000),
+    Param(
+        "switch_points",
+        "floats",
+        [0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0],
+        "fractions of the steps run with condition A before switching to B (0: all B, 1: all A)",
+        low=0.0,
+        high=1.0,
+    ),
+    Param(
+        "train_steps",
+        "int",
+        1200,
+        "training steps of each diffusion model (batch 128)",
+        low=1,
+        high=1_000_000,
+    ),
+    Param(
+        "image_size",
+        "int",
+        16,
+        "side of the images in pixels (a multiple of 4 for the 2 x 2 patches and one downsampling)",
+        low=12,
+        high=64,
+    ),
+    Param(
+        "width", "int", 32, "channels of the denoiser's first level (the second has twice)", low=16, high=256
+    ),
+    Param(
+        "bias_rho",
+        "floats",
+        [0.0, 0.9, 0.99],
+        "strengths of the shape-colour correlation of the worlds of experiment 4 (0: the main model)",
+        low=0.0,
+        high=1.0,
+    ),
+    Param(
+        "guidance_scale",
+        "float",
+        1.5,
+        "classifier-free guidance scale w (1: no guidance)",
+        low=0.0,
+        high=20.0,
+    ),
+    Param("sampler", "str", "ddim", "sampler of every experiment but resampling", choices=SAMPLERS),
+    Param(
+        "n_resamples",
+        "int",
+        8,
+        "continuations K from each state in the resampling experiment",
+        low=1,
+        high=1000,
+    ),
+    Param(
+        "drop_margin",
+        "float",
+        0.1,
+        "the condition is dropped this fraction of the steps after the last factor's tau50",
+        low=0.0,
+        high=1.0,
+    ),
+)
+
+
+def check_params(params: dict) -> None:
+    """Cross-parameter rules that a single parameter's range cannot express."""
+    points = params["switch_points"]
+    if len(points) < 3 or any(b <= a for a, b in zip(points, points[1:])):
+        raise ParamError(
+            f"parameter 'switch_points': got {points}, allowed: at least 3 strictly increasing "
+            "fractions in [0, 1]"
+        )
+    if params["image_size"] % 4:
+        raise ParamError(
+            f"parameter 'image_size': got {params['image_size']}, allowed: a multiple of 4 in [12, 64]"
+        )
+    if params["width"] % 16:
+        raise ParamError(f"parameter 'width': got {params['width']}, allowed: a multiple of 16 in [16, 256]")
+    rho = params["bias_rho"]
+    if len(rho) < 2 or any(b <= a for a, b in zip(rho, rho[1:])) or rho[-1] >= 1.0:
+        raise ParamError(
+            f"parameter 'bias_rho': got {rho}, allowed: at least 2 strictly increasing strengths in [0, 1)"
+        )
+
+
+# Cost model from measurements on the study's 2-core machine (earlybias.diffusion.model.
+# TRAINING_NOTES: 0.3 s per step on one loaded core; two free cores are assumed to give 0.25 s;
+# to be recalibrated on a cold default run): training seconds per step per model at width 32 and
+# 16 x 16 pixels,
+# growing with the square of the width and the number of pixels; sampling seconds per thousand
+# denoiser evaluations; a fixed part (kernel, imports, judges, figures).
+_TRAIN_S_PER_STEP = 0.25
+_EVAL_S_PER_1000 = 0.5
+_FIXED_S = 90.0
+
+
+def _scale(params: dict) -> float:
+    return (params["width"] / 32) ** 2 * (params["image_size"] / 16) ** 2
+
+
+def n_models(params: dict) -> int:
+    """Models the chapter trains: the main one, plus one per nonzero rho."""
+    return 1 + sum(1 for r in params["bias_rho"] if r > 0)
+
+
+def n_evaluations(params: dict) -> int:
+    """Denoiser evaluations of the five experiments (two per guided step)."""
+    n, steps, S = params["n_samples"], params["n_steps"], len(params["switch_points"])
+    switch = len(FACTORS) * n * S * steps * 2
+    bias = (len(params["bias_rho"])) * n * S * steps * 2
+    gen = 500 * steps * 2 + n * steps * 2
+    resample = 32 * params["n_resamples"] * S * steps // 2 + 32 * steps * 2
+    drop = n * 4 * (S + 1) * steps * 3 // 2
+    return switch + bias + gen + resample + drop
+
+
+def estimate(params: dict) -> Estimate:
+    """Peak memory and run time (cold cache) of the chapter from its parameters (``earlybias.budget``)."""
+    scale = _scale(params)
+    seconds = (
+        _FIXED_S
+        + n_models(params) * params["train_steps"] * _TRAIN_S_PER_STEP * scale
+        + n_evaluations(params) / 1000 * _EVAL_S_PER_1000 * scale
+    )
+    # The largest batch: the switch experiment's rows, with the U-Net's activations (float32).
+    rows = len(FACTORS) * params["n_samples"] * len(params["switch_points"])
+    memory = 2.0 * 2**30 + rows * 3 * params["image_size"] ** 2 * 4 * 8 + 2048 * 200_000 * scale
+    return Estimate(memory, seconds, ("n_samples", "switch_points", "train_steps", "width", "image_size"))
