@@ -134,9 +134,28 @@ def test_outputs_file_alone_recomputes_bias_amplification(tmp_path):
             for s in range(len(z["sparsities"]))
         ]
     )  # (S, seeds, P, A)
-    valid = np.isfinite(ba).any(axis=(0, 1))
-    per_model = np.nanmean(ba[:, :, valid], axis=2)
+    valid = np.isfinite(ba).all(axis=(0, 1))  # pairs every model defines
+    per_model = ba[:, :, valid].mean(axis=2)
     expected = per_model[-1].mean() - per_model[0].mean()
     got = analysis.analyse(load_outputs(tmp_path / "outputs.npz")).metrics["ba_change_max"]
     assert got == pytest.approx(expected)
     assert z["sparsities"][0] == 0.0 and z["test_logits"].shape[:2] == (len(SPARSITIES), SEEDS)
+
+
+def test_every_sparsity_is_averaged_over_the_same_pairs():
+    # At the top sparsity one seed's model stops predicting target 0: BA(0, p) is 0 / 0 there.
+    # Averaging each model over the pairs it defines would compare different pairs; the chapter
+    # drops the pair everywhere, so the dense mean is the mean over the other pairs.
+    def silent_top(s, dense, labels, rng):
+        out = dense.copy()
+        if s == len(SPARSITIES) - 1:
+            out[0, :, 0] = -5.0
+        return out
+
+    o = _outputs(silent_top)
+    ba = analysis.bias_table(o)
+    assert np.isnan(ba[-1, 0, 0]).all() and np.isfinite(ba[0, :, 0]).any()
+    pairs = analysis.common_pairs(ba)
+    assert not pairs[0].any() and pairs.any()
+    dense = analysis.per_model(o).query("sparsity == 0").bias_amplification.to_numpy()
+    np.testing.assert_allclose(dense, ba[0][:, pairs].mean(axis=1))

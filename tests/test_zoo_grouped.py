@@ -7,6 +7,7 @@ from earlybias.zoo import grouped
 from earlybias.zoo.tensorcache import cache_path, cached, load_tensors
 
 NET = grouped.ConvNet(3, 8, (4, 6), 5)
+HIDDEN = grouped.ConvNet(3, 8, (4, 6), 5, (1, 2), hidden=(7,))
 
 
 def _data(n=64, k=5, seed=0):
@@ -14,13 +15,23 @@ def _data(n=64, k=5, seed=0):
     return torch.rand(n, 3, 8, 8, generator=g), (torch.rand(n, k, generator=g) < 0.4).float()
 
 
-def test_forward_matches_nn_module_per_model():
-    params = grouped.init_params(NET, [1, 2, 3])
+@pytest.mark.parametrize("net", [NET, HIDDEN], ids=["readout", "hidden layer"])
+def test_forward_matches_nn_module_per_model(net):
+    params = grouped.init_params(net, [1, 2, 3])
     x, _ = _data()
-    out = grouped.forward(NET, params, x)
+    out = grouped.forward(net, params, x)
     for m in range(3):
-        ref = grouped.module(NET, {k: v[m] for k, v in params.items()})(x)
+        ref = grouped.module(net, {k: v[m] for k, v in params.items()})(x)
         torch.testing.assert_close(out[m], ref, atol=1e-5, rtol=1e-5)
+
+
+def test_flops_count_every_multiply_add():
+    # 8x8 input: conv0 (stride 1) 8x8x4 outputs of 3x3x3, conv1 (stride 2) 4x4x6 of 3x3x4,
+    # hidden 96 -> 7, readout 7 -> 5.
+    assert HIDDEN.flops() == 64 * 4 * 27 + 16 * 6 * 36 + 96 * 7 + 7 * 5
+    assert sum(p.numel() for p in grouped.module(HIDDEN).parameters()) == sum(
+        torch.Size(s).numel() for s in HIDDEN.shapes().values()
+    )
 
 
 def test_init_is_deterministic_per_seed_and_in_pytorch_bounds():

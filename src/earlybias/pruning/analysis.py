@@ -53,16 +53,18 @@ def bias_table(o: Outputs, thresholds=None) -> np.ndarray:
     return out
 
 
-def _valid_pairs(ba: np.ndarray) -> np.ndarray:
-    """(A, P) pairs that pass the paper's filters (they depend on the labels alone, so they are
-    the same for every model; a model that predicts no positive leaves a NaN, dropped by nanmean)."""
-    return np.isfinite(ba).any(axis=(0, 1))
+def common_pairs(*tables: np.ndarray) -> np.ndarray:
+    """(A, P) pairs whose BA is defined for every model of every table: they pass the paper's
+    filters (which read the labels alone) and every model predicts at least one positive of the
+    target (else BA is 0 / 0). Means over these pairs compare every sparsity on the same pairs;
+    a mean over whichever pairs each model defines would change with the pairs, not the bias."""
+    return np.logical_and.reduce([np.isfinite(t).all(axis=(0, 1)) for t in tables])
 
 
-def ba_mean(ba: np.ndarray) -> np.ndarray:
-    """Mean BA over the valid (target, protected) pairs, per model (S, seeds)."""
-    valid = _valid_pairs(ba)
-    return np.nanmean(ba[:, :, valid], axis=2)
+def ba_mean(ba: np.ndarray, pairs: np.ndarray | None = None) -> np.ndarray:
+    """Mean BA per model (S, seeds) over ``pairs`` (default: ``common_pairs(ba)``)."""
+    pairs = common_pairs(ba) if pairs is None else pairs
+    return ba[:, :, pairs].mean(axis=2) if pairs.any() else np.full(ba.shape[:2], np.nan)
 
 
 def per_model(o: Outputs) -> pd.DataFrame:
@@ -95,7 +97,7 @@ def per_attribute(o: Outputs) -> pd.DataFrame:
     """One row per (sparsity, seed, attribute): accuracy, uncertain share, interdependence and
     BA averaged over the protected attributes it is a valid target of (NaN if none)."""
     ba = bias_table(o)
-    valid = _valid_pairs(ba)
+    valid = common_pairs(ba)
     rows = []
     for s, sparsity in enumerate(o.sparsities):
         for i in range(o.test_logits.shape[1]):
@@ -132,7 +134,9 @@ def recalibrated(o: Outputs) -> np.ndarray:
 
 def threshold_fix(o: Outputs) -> pd.DataFrame:
     """Mean BA per (sparsity, seed) at threshold 0 and with re-calibrated thresholds."""
-    plain, fixed = ba_mean(bias_table(o)), ba_mean(bias_table(o, recalibrated(o)))
+    plain, fixed = bias_table(o), bias_table(o, recalibrated(o))
+    pairs = common_pairs(plain, fixed)
+    plain, fixed = ba_mean(plain, pairs), ba_mean(fixed, pairs)
     S, n = plain.shape
     return pd.DataFrame(
         {

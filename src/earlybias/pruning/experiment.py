@@ -55,6 +55,7 @@ class Setup:
     image_size: int = 16
     protected_strength: float = 0.7
     width: int = 24
+    hidden: int = 0
     first_stride: int = 1
     lr: float = 2e-3
     finetune_lr: float = 5e-4
@@ -73,6 +74,7 @@ class Setup:
         check_int("image_size", self.image_size, 8, 64)
         check_real("protected_strength", self.protected_strength, 0.0, 1.0)
         check_int("width", self.width, 1, 256)
+        check_int("hidden", self.hidden, 0, 4096)
         check_int("first_stride", self.first_stride, 1, 2)
 
     @property
@@ -87,6 +89,7 @@ class Setup:
             (self.width, 2 * self.width),
             len(ATTRIBUTES),
             (self.first_stride, 2),
+            (self.hidden,) if self.hidden else (),
         )
 
     @property

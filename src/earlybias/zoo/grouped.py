@@ -6,8 +6,8 @@ share: M convolutional networks of one architecture (``ConvNet``), each with its
 initialisation and data order, run as **grouped convolutions** (``groups=M``) and batched matrix
 products, so one forward pass serves every model.
 
-- ``ConvNet``: the architecture (3x3 convolutions of stride 2, or 1 where asked, with ReLU, then a
-  linear readout);
+- ``ConvNet``: the architecture (3x3 convolutions of stride 2, or 1 where asked, with ReLU, optional
+  fully connected hidden layers, then a linear readout);
 - ``init_params``: stacked parameters ``{name: (M, ...)}`` named as the ``torch.nn`` module's
   ``state_dict`` (``module(net)``), each model drawn from its own seed like PyTorch's default;
 - ``forward``: outputs (M, B, n_outputs) of all models, with optional weight **masks** (pruning);
@@ -55,16 +55,18 @@ OPTIMIZERS = ("adam", "sgd")
 
 @dataclass(frozen=True)
 class ConvNet:
-    """A small CNN: ``len(channels)`` 3x3 convolutions of padding 1, each followed by ReLU, then a
-    linear layer from the flattened feature map to ``n_outputs``. ``strides`` gives each
-    convolution's stride (1 or 2; default: 2 for all): a stride-1 first convolution keeps the
-    image's full resolution for the fine detail (edges, corners) that a stride 2 averages away."""
+    """A small CNN: ``len(channels)`` 3x3 convolutions of padding 1, each followed by ReLU, then
+    ``len(hidden)`` fully connected layers with ReLU (none by default), then a linear readout to
+    ``n_outputs``. ``strides`` gives each convolution's stride (1 or 2; default: 2 for all): a
+    stride-1 first convolution keeps the image's full resolution for the fine detail (edges,
+    corners) that a stride 2 averages away."""
 
     in_channels: int = 3
     image_size: int = 16
     channels: tuple[int, ...] = (16, 32)
     n_outputs: int = 13
     strides: tuple[int, ...] | None = None
+    hidden: tuple[int, ...] = ()
 
     def __post_init__(self):
         check_int("in_channels", self.in_channels, 1)
@@ -81,6 +83,8 @@ class ConvNet:
                 f"strides must give one stride (1 or 2) per convolution ({len(self.channels)}), "
                 f"got {self.strides!r}"
             )
+        if any(isinstance(h, bool) or int(h) != h or h < 1 for h in self.hidden):
+            raise ValueError(f"hidden must be a tuple of positive integers, got {self.hidden!r}")
 
     @property
     def conv_strides(self) -> tuple[int, ...]:
@@ -102,7 +106,12 @@ class ConvNet:
             out[f"conv{i}.weight"] = (c, c_in, 3, 3)
             out[f"conv{i}.bias"] = (c,)
             c_in = c
-        out["fc.weight"] = (self.n_outputs, c_in * self.feature_size**2)
+        f_in = c_in * self.feature_size**2
+        for j, h in enumerate(self.hidden):
+            out[f"hidden{j}.weight"] = (h, f_in)
+            out[f"hidden{j}.bias"] = (h,)
+            f_in = h
+        out["fc.weight"] = (self.n_outputs, f_in)
         out["fc.bias"] = (self.n_outputs,)
         return out
 
@@ -117,7 +126,10 @@ class ConvNet:
             s = (s - 1) // t + 1
             total += s * s * c * c_in * 9
             c_in = c
-        return total + self.n_outputs * c_in * self.feature_size**2
+        dense = [
+            shape for name, shape in self.shapes().items() if name[0] in "hf" and name.endswith("weight")
+        ]
+        return total + sum(math.prod(shape) for shape in dense)
 
 
 class _Module(torch.nn.Module):
@@ -127,13 +139,20 @@ class _Module(torch.nn.Module):
         for i, (c, t) in enumerate(zip(net.channels, net.conv_strides)):
             self.add_module(f"conv{i}", torch.nn.Conv2d(c_in, c, 3, stride=t, padding=1))
             c_in = c
-        self.fc = torch.nn.Linear(c_in * net.feature_size**2, net.n_outputs)
-        self.n_conv = len(net.channels)
+        f_in = c_in * net.feature_size**2
+        for j, h in enumerate(net.hidden):
+            self.add_module(f"hidden{j}", torch.nn.Linear(f_in, h))
+            f_in = h
+        self.fc = torch.nn.Linear(f_in, net.n_outputs)
+        self.n_conv, self.n_hidden = len(net.channels), len(net.hidden)
 
     def forward(self, x):
         for i in range(self.n_conv):
             x = torch.relu(getattr(self, f"conv{i}")(x))
-        return self.fc(x.flatten(1))
+        x = x.flatten(1)
+        for j in range(self.n_hidden):
+            x = torch.relu(getattr(self, f"hidden{j}")(x))
+        return self.fc(x)
 
 
 def module(net: ConvNet, params: dict[str, torch.Tensor] | None = None) -> torch.nn.Module:
@@ -197,6 +216,9 @@ def forward(net: ConvNet, weights: dict[str, torch.Tensor], x: torch.Tensor, mas
         h = F.conv2d(h, w.reshape(-1, *w.shape[2:]), b.reshape(-1), stride=t, padding=1, groups=M)
         h = torch.relu(h)
     h = h.reshape(B, M, -1).transpose(0, 1)  # (M, B, features): each model's map, flattened as nn does
+    for j in range(len(net.hidden)):
+        w, b = weights[f"hidden{j}.weight"], weights[f"hidden{j}.bias"]
+        h = torch.relu(torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2)))
     return torch.baddbmm(weights["fc.bias"].unsqueeze(1), h, weights["fc.weight"].transpose(1, 2))
 
 
