@@ -304,10 +304,11 @@ def test_headline_on_gaussian_and_digit_inputs():
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        (dict(data="cifar"), "data must be one of gaussian, digits"),
-        (dict(pool_k=2, input_shift=0.5), "centred Gaussian inputs"),
-        (dict(pool_k=2, activation="gelu"), "monotone activation"),
-        (dict(data="digits", n_points=5000), "n_points must be an integer"),
+        (dict(data="cifar"), "parameter 'data': got 'cifar', allowed: one of gaussian, digits"),
+        (dict(pool_k=2, input_shift=0.5), "parameter 'pool_k'.*centred Gaussian inputs"),
+        (dict(pool_k=2, activation="gelu"), "parameter 'pool_k'.*monotone activation"),
+        (dict(data="digits", n_points=5000), r"parameter 'n_points'.*an integer in \[2, 1797\]"),
+        (dict(hidden=64), r"unknown parameters \['hidden'\]: the headline takes activation, depth, width"),
     ],
 )
 def test_headline_rejects_what_it_cannot_predict(kwargs, message):

@@ -15,9 +15,11 @@ gamma = 0 cannot be tested as an equality (finite width and real data leave smal
 the claim is an equivalence test with the study's margin :data:`NO_IGB_GAMMA`: the estimate
 plus ``N_SE`` standard errors must stay below it.
 
-Sizes default to the book's profile; ``claims_scale`` multiplies the number of initialisations
-(the chapter's parameter of that name), ``seed`` fixes data and weights. :func:`headline` is the
-chapter's own experiment, with every architectural choice as an argument.
+Every experiment takes keyword arguments only: ``claims_scale`` (a number > 0, the chapter's
+parameter of that name) multiplies the number of initialisations, ``seed`` (an integer) fixes data
+and weights, ``progress`` shows progress bars, and its sizes (integers, or tuples of the values it
+sweeps) default to the book's profile. :func:`headline` is the chapter's own experiment: its
+arguments are the chapter's parameters (:data:`earlybias.igb.PARAMS`).
 
 Gaussian inputs have ``DIM`` = 100 features: large enough that the theory's isotropic limit
 holds to about 1 % (finite dimension leaves gamma ~ 1/dim corrections), small enough to be cheap.
@@ -27,18 +29,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 
 from earlybias.claims import Claim, Experiment, above, below, within
 from earlybias.data import gaussian_inputs, load_digits, standardize_features
-from earlybias.igb import ACTIVATIONS, pooling_problem, theory
+from earlybias.igb import ACTIVATIONS, PARAMS, check_params, theory
 from earlybias.igb.convnets import simulate_conv
 from earlybias.igb.dynamics import train
 from earlybias.igb.networks import Simulation, gamma_measured, simulate
 from earlybias.igb.stats import N_SE, gamma_se, gamma_terms, ks_critical, mean_se, ratio_of_means
-from earlybias.validation import SEED_MAX, check_choice, check_int, check_real, check_seed
+from earlybias.validation import SEED_MAX, check_int, check_real
 
 __all__ = [
     "Experiment",
@@ -48,8 +51,11 @@ __all__ = [
     "DYNAMICS_PAPER",
     "NO_IGB_GAMMA",
     "STRONG_IGB_GAMMA",
+    "SYMMETRIC",
+    "SHIFTS",
     "CONV_SETTINGS",
     "DYNAMICS_CONDITIONS",
+    "DYNAMICS_TRAINING",
     "relu_one_layer",
     "relu_one_layer_claims",
     "regimes",
@@ -130,28 +136,15 @@ def _strong_igb(id: str, statement: str, gamma: float, se: float, paper: str = P
 
 
 def relu_one_layer(
-    *,
-    claims_scale: float = 1.0,
-    seed: int = 0,
-    n_inits: int = 2000,
-    n_points: int = 1000,
-    width: int = 128,
-    activation: str = "relu",
-    progress: bool = False,
+    *, claims_scale=1.0, seed=0, n_inits=2000, n_points=1000, width=128, activation="relu", progress=False
 ) -> Experiment:
     """One ReLU hidden layer on centred data: gamma = 1/(pi-1), E[f_max] = 0.691 and f_0 ~ F
     (Francazi et al. 2024, binary case with ReLU; chapter eqs. ``igb-eq-f0``, ``igb-eq-fmax``).
 
     ``activation`` swaps the simulated networks while the theory stays ReLU's: another
     activation is a case where the claims must fail (the tests use it)."""
-    sim = _gaussian_run(
-        activation,
-        n_points=n_points,
-        n_inits=_n_inits(n_inits, claims_scale),
-        seed=seed,
-        width=width,
-        progress=progress,
-    )
+    run = dict(n_points=n_points, n_inits=_n_inits(n_inits, claims_scale), seed=seed, progress=progress)
+    sim = _gaussian_run(activation, width=width, **run)
     f0, fmax = sim.fractions[:, 0], sim.fractions.max(axis=1)
     g = theory.GAMMA_RELU
     fmax_mean, fmax_se = mean_se(fmax)
@@ -221,14 +214,7 @@ def relu_one_layer_claims(m: Mapping[str, float]) -> list[Claim]:
 
 
 def regimes(
-    *,
-    claims_scale: float = 1.0,
-    seed: int = 0,
-    depths=(1, 2, 3),
-    n_inits: int = 1000,
-    n_points: int = 500,
-    width: int = 128,
-    progress: bool = False,
+    *, claims_scale=1.0, seed=0, depths=(1, 2, 3), n_inits=1000, n_points=500, width=128, progress=False
 ) -> Experiment:
     """The three regimes of the theory (chapter eq. ``igb-eq-f0``): ReLU networks of 1, 2 and 3
     hidden layers on centred data have gamma below, near and above 1, so the density of f_0
@@ -236,18 +222,13 @@ def regimes(
     and the theory's density (``density``) per depth; no claims (the depth sweep tests gamma)."""
     samples, densities, metrics = [], [], {}
     grid = np.linspace(0.002, 0.998, 499)
+    run = dict(
+        n_points=n_points, n_inits=_n_inits(n_inits, claims_scale, floor=200), seed=seed, progress=progress
+    )
     for depth in depths:
         depth = check_int("depth", depth, 1)
         g = float(theory.relu_gammas(depth)[-1])
-        sim = _gaussian_run(
-            "relu",
-            n_points=n_points,
-            n_inits=_n_inits(n_inits, claims_scale, floor=200),
-            seed=seed,
-            depth=depth,
-            width=width,
-            progress=progress,
-        )
+        sim = _gaussian_run("relu", depth=depth, width=width, **run)
         metrics[f"gamma_theory_depth{depth}"] = g
         metrics[f"gamma_measured_depth{depth}"] = gamma_measured(sim.mean, sim.var)
         samples.append(pd.DataFrame({"depth": depth, "f0": sim.fractions[:, 0]}))
@@ -262,28 +243,19 @@ def regimes(
 # --------------------------------------------------------------------------- 2. centred activations
 
 
+#: Activations without IGB on centred data: odd (tanh, linear) or of zero mean (centred ReLU).
+SYMMETRIC = ("tanh", "linear", "centered_relu")
+
+
 def symmetric_activations(
-    *,
-    claims_scale: float = 1.0,
-    seed: int = 0,
-    n_inits: int = 1000,
-    n_points: int = 1000,
-    width: int = 128,
-    activations=("tanh", "linear", "centered_relu"),
-    progress: bool = False,
+    *, claims_scale=1.0, seed=0, n_inits=1000, n_points=1000, width=128, activations=SYMMETRIC, progress=False
 ) -> Experiment:
     """tanh, linear and centred ReLU on centred data have no IGB: gamma = 0, and E[f_max] is what
     n fair coin flips give (Francazi et al. 2024, activations that are odd or have zero mean)."""
     rows, samples = [], []
+    run = dict(n_points=n_points, n_inits=_n_inits(n_inits, claims_scale), seed=seed, progress=progress)
     for activation in activations:
-        sim = _gaussian_run(
-            activation,
-            n_points=n_points,
-            n_inits=_n_inits(n_inits, claims_scale),
-            seed=seed,
-            width=width,
-            progress=progress,
-        )
+        sim = _gaussian_run(activation, width=width, **run)
         fmax, fmax_se = mean_se(sim.fractions.max(axis=1))
         rows.append(
             {
@@ -345,15 +317,12 @@ def _kernel_prediction(X, activation: str, depth: int, seed: int) -> float:
     return max(0.0, theory.kernel_gamma(X, activation, depth))  # quadrature leaves -1e-16 at gamma 0
 
 
+#: The per-feature input means s that :func:`input_shift_sweep` compares with the theory.
+SHIFTS = (0.0, 0.5, 1.0, 1.5)
+
+
 def input_shift_sweep(
-    *,
-    claims_scale: float = 1.0,
-    seed: int = 0,
-    shifts=(0.0, 0.5, 1.0, 1.5),
-    n_inits: int = 1000,
-    n_points: int = 500,
-    width: int = 128,
-    progress: bool = False,
+    *, claims_scale=1.0, seed=0, shifts=SHIFTS, n_inits=1000, n_points=500, width=128, progress=False
 ) -> Experiment:
     """Uncentred inputs N(s 1, I) create IGB: linear networks get gamma = s^2 at every depth,
     ReLU follows the recursion from c_0 = s^2 / (1 + s^2) (Francazi et al. 2024, preprocessing;
@@ -366,18 +335,11 @@ def input_shift_sweep(
     """
     nets = {"linear, 1 layer": ("linear", 1), "linear, 3 layers": ("linear", 3), "relu, 1 layer": ("relu", 1)}
     rows = []
+    run = dict(n_inits=_n_inits(n_inits, claims_scale), seed=seed, width=width, progress=progress)
     for s in shifts:
         X = gaussian_inputs(n_points, DIM, s, seed)
         for name, (activation, depth) in nets.items():
-            sim = simulate(
-                X,
-                activation=activation,
-                depth=depth,
-                width=width,
-                n_inits=_n_inits(n_inits, claims_scale),
-                seed=seed,
-                progress=progress,
-            )
+            sim = simulate(X, depth=depth, activation=activation, **run)
             rows.append(
                 {
                     "input_shift": s,
@@ -427,30 +389,16 @@ def input_shift_claims(frame: pd.DataFrame) -> list[Claim]:
 
 
 def max_pooling(
-    *,
-    claims_scale: float = 1.0,
-    seed: int = 0,
-    ks=(1, 2, 4),
-    n_inits: int = 2000,
-    n_points: int = 500,
-    width: int = 128,
-    progress: bool = False,
+    *, claims_scale=1.0, seed=0, ks=(1, 2, 4), n_inits=2000, n_points=500, width=128, progress=False
 ) -> Experiment:
     """Max-pooling groups of k units creates and amplifies IGB: gamma_k = M^2 / (S - M^2) from
     the moments of the maximum of k Gaussians, for ReLU and even for a linear network (Francazi
     et al. 2024, max-pooling; chapter eq. ``igb-eq-pooling``)."""
     rows = []
+    run = dict(n_points=n_points, n_inits=_n_inits(n_inits, claims_scale), seed=seed, progress=progress)
     for activation in ("relu", "linear"):
         for k in ks:
-            sim = _gaussian_run(
-                activation,
-                n_points=n_points,
-                n_inits=_n_inits(n_inits, claims_scale),
-                seed=seed,
-                width=width,
-                pool_k=k,
-                progress=progress,
-            )
+            sim = _gaussian_run(activation, width=width, pool_k=k, **run)
             g = theory.pooling_gamma(k, activation)
             rows.append(
                 {
@@ -507,16 +455,16 @@ def _layer_gammas(sim: Simulation, max_depth: int) -> tuple[list, list]:
 
 def depth_sweep(
     *,
-    claims_scale: float = 1.0,
-    seed: int = 0,
-    max_depth: int = 4,
-    n_inits: int = 300,
-    n_points: int = 500,
-    width: int = 128,
-    recursion_width: int = 512,
-    recursion_inits: int = 150,
+    claims_scale=1.0,
+    seed=0,
+    max_depth=4,
+    n_inits=300,
+    n_points=500,
+    width=128,
+    recursion_width=512,
+    recursion_inits=150,
     activations=ACTIVATIONS,
-    progress: bool = False,
+    progress=False,
 ) -> Experiment:
     """Depth amplifies IGB where it exists and cannot create it (Francazi et al. 2024, depth;
     chapter eqs. ``igb-eq-relu-map``, ``igb-eq-layer-map``).
@@ -534,17 +482,10 @@ def depth_sweep(
     """
     rows, steps = [], []
     X = gaussian_inputs(n_points, DIM, 0.0, seed)
+    # Every depth up to max_depth is read off the layers of one deeper network.
+    deep = dict(seed=seed, depth=max_depth + 1, record_layers=True, progress=progress)
     for activation in activations:
-        sim = simulate(
-            X,
-            activation=activation,
-            depth=max_depth + 1,
-            width=width,
-            n_inits=_n_inits(n_inits, claims_scale),
-            seed=seed,
-            record_layers=True,
-            progress=progress,
-        )
+        sim = simulate(X, n_inits=_n_inits(n_inits, claims_scale), width=width, activation=activation, **deep)
         layer_rows, influence = _layer_gammas(sim, max_depth)
         for (L, gamma, se), g in zip(layer_rows, theory.gammas(activation, max_depth)):
             rows.append(
@@ -562,14 +503,7 @@ def depth_sweep(
                 {"activation": activation, "depth": L, "step_se": diff.std(ddof=1) / math.sqrt(diff.size)}
             )
     wide = simulate(
-        X,
-        activation="relu",
-        depth=max_depth + 1,
-        width=recursion_width,
-        n_inits=_n_inits(recursion_inits, claims_scale),
-        seed=seed,
-        record_layers=True,
-        progress=progress,
+        X, n_inits=_n_inits(recursion_inits, claims_scale), width=recursion_width, activation="relu", **deep
     )
     recursion = pd.DataFrame(
         [
@@ -639,13 +573,13 @@ def depth_claims(frame: pd.DataFrame, steps: pd.DataFrame, recursion: pd.DataFra
 
 def self_averaging(
     *,
-    claims_scale: float = 1.0,
-    seed: int = 0,
+    claims_scale=1.0,
+    seed=0,
     n_points_grid=(100, 250, 1000, 4000),
-    n_inits: int = 1000,
-    n_datasets: int = 20,
-    width: int = 64,
-    progress: bool = False,
+    n_inits=1000,
+    n_datasets=20,
+    width=64,
+    progress=False,
 ) -> Experiment:
     """f_0 is not self-averaging under IGB: with ReLU its spread over initialisations stays put as
     the data grow, while without IGB (tanh) it shrinks like 1 / (2 sqrt(n)) (Francazi et al. 2024,
@@ -669,10 +603,10 @@ def self_averaging(
             for j, n in enumerate(grid):  # the same networks (same seed) on growing prefixes of one data set
                 sim = simulate(
                     X[:n],
-                    activation=activation,
-                    width=width,
                     n_inits=per_set,
                     seed=sub_seed,
+                    width=width,
+                    activation=activation,
                     progress=progress,
                 )
                 # E[f_0] = 1/2 exactly: the two output nodes are exchangeable.
@@ -734,31 +668,18 @@ def self_averaging_claims(frame: pd.DataFrame) -> list[Claim]:
 
 
 def node_symmetry(
-    *,
-    claims_scale: float = 1.0,
-    seed: int = 0,
-    depth: int = 4,
-    n_inits: int = 8,
-    n_points: int = 1000,
-    width: int = 512,
-    progress: bool = False,
+    *, claims_scale=1.0, seed=0, depth=4, n_inits=8, n_points=1000, width=512, progress=False
 ) -> Experiment:
     """Inside one network the nodes of a layer stop being interchangeable: the variance over
     nodes of their data-means, relative to their mean data-variance, equals gamma_{l-1} at layer
     l (Francazi et al. 2024, node-permutation symmetry breaking). Each network gives one value
     per layer; the standard error is over the ``n_inits`` networks."""
     rows = []
+    run = dict(
+        n_points=n_points, n_inits=_n_inits(n_inits, claims_scale, floor=3), seed=seed, progress=progress
+    )
     for activation in ("relu", "tanh"):
-        sim = _gaussian_run(
-            activation,
-            n_points=n_points,
-            n_inits=_n_inits(n_inits, claims_scale, floor=3),
-            seed=seed,
-            depth=depth,
-            width=width,
-            record_layers=True,
-            progress=progress,
-        )
+        sim = _gaussian_run(activation, depth=depth, width=width, record_layers=True, **run)
         g_theory = np.concatenate([[0.0], np.maximum(theory.gammas(activation, depth - 1), 0.0)])
         for layer, (m, v) in enumerate(zip(sim.layer_mean, sim.layer_var), start=1):
             spread = m.astype(float).var(axis=1) / v.astype(float).mean(axis=1)  # one value per network
@@ -807,26 +728,13 @@ def node_symmetry_claims(frame: pd.DataFrame) -> list[Claim]:
 
 
 def ten_classes(
-    *,
-    claims_scale: float = 1.0,
-    seed: int = 0,
-    n_inits: int = 1000,
-    n_points: int = 1000,
-    width: int = 128,
-    progress: bool = False,
+    *, claims_scale=1.0, seed=0, n_inits=1000, n_points=1000, width=128, progress=False
 ) -> Experiment:
     """Ten classes, one ReLU hidden layer: E[f_max] = 0.330 where a neutral net gives 0.1
     (Francazi et al. 2024, multi-class case; chapter eq. ``igb-eq-multiclass``). The theory's
     fractions are counted on the run's n points (multinomial), like the simulation's."""
-    sim = _gaussian_run(
-        "relu",
-        n_points=n_points,
-        n_inits=_n_inits(n_inits, claims_scale),
-        seed=seed,
-        width=width,
-        n_classes=10,
-        progress=progress,
-    )
+    run = dict(n_points=n_points, n_inits=_n_inits(n_inits, claims_scale), seed=seed, progress=progress)
+    sim = _gaussian_run("relu", width=width, n_classes=10, **run)
     fmax = sim.fractions.max(axis=1)
     fmax_theory = theory.class_fractions(theory.GAMMA_RELU, 10, seed=seed, n_points=n_points).max(axis=1)
     mean, se = mean_se(fmax)
@@ -870,15 +778,7 @@ def ten_classes_claims(m: Mapping[str, float]) -> list[Claim]:
 # --------------------------------------------------------------------------- 9. digits
 
 
-def digits(
-    *,
-    claims_scale: float = 1.0,
-    seed: int = 0,
-    n_inits: int = 1000,
-    width: int = 256,
-    depth: int = 1,
-    progress: bool = False,
-) -> Experiment:
+def digits(*, claims_scale=1.0, seed=0, n_inits=1000, width=256, depth=1, progress=False) -> Experiment:
     """Real data: raw pixels of the 8x8 digits (all >= 0, far from centred) give ReLU networks
     strong IGB, standardised pixels with tanh none; both compared with the infinite-width kernel
     prediction (Francazi et al. 2024, real data; chapter eq. ``igb-eq-kernel``).
@@ -889,21 +789,13 @@ def digits(
     one class (gamma stays near 0), so it is reported as a metric, not as a claim.
     """
     rows, samples = [], []
+    network = dict(n_inits=_n_inits(n_inits, claims_scale), seed=seed, depth=depth, width=width, n_classes=10)
     for name, standardize, activation in (
         ("raw pixels, relu", False, "relu"),
         ("standardised, tanh", True, "tanh"),
     ):
         X, _ = load_digits(standardize=standardize)
-        sim = simulate(
-            X,
-            activation=activation,
-            depth=depth,
-            width=width,
-            n_classes=10,
-            n_inits=_n_inits(n_inits, claims_scale),
-            seed=seed,
-            progress=progress,
-        )
+        sim = simulate(X, activation=activation, progress=progress, **network)
         g_kernel = _kernel_prediction(X, activation, depth, seed)
         fmax, fmax_se = mean_se(sim.fractions.max(axis=1))
         fmax_th, fmax_th_se = mean_se(
@@ -989,14 +881,7 @@ CONV_SETTINGS = {
 
 
 def conv_pooling(
-    *,
-    claims_scale: float = 1.0,
-    seed: int = 0,
-    n_inits: int = 400,
-    n_points: int | None = None,
-    channels: tuple[int, int] = (16, 32),
-    n_classes: int = 2,
-    progress: bool = False,
+    *, claims_scale=1.0, seed=0, n_inits=400, n_points=None, channels=(16, 32), n_classes=2, progress=False
 ) -> Experiment:
     """The paper's first experiment on the digits: untrained convolutional networks with ReLU and
     max-pooling are strongly biased, with tanh and average pooling they are not (Francazi et al.
@@ -1013,17 +898,10 @@ def conv_pooling(
         n_points = check_int("n_points", n_points, 2, len(images))
         images = images[np.random.default_rng(seed).permutation(len(images))[:n_points]]
     rows, samples = [], []
+    network = dict(seed=seed, channels=channels, n_classes=n_classes, progress=progress)
     for name, (activation, pooling, share) in CONV_SETTINGS.items():
-        sim = simulate_conv(
-            images,
-            activation=activation,
-            pooling=pooling,
-            channels=channels,
-            n_classes=n_classes,
-            n_inits=_n_inits(n_inits, claims_scale * share),
-            seed=seed,
-            progress=progress,
-        )
+        size = _n_inits(n_inits, claims_scale * share)
+        sim = simulate_conv(images, n_inits=size, activation=activation, pooling=pooling, **network)
         fmax, fmax_se = mean_se(sim.fractions.max(axis=1))
         rows.append({"setting": name, **_gamma_row(sim), "fmax_mean_measured": fmax, "fmax_mean_se": fmax_se})
         samples.append(pd.DataFrame({"setting": name, "f0": sim.fractions[:, 0]}))
@@ -1085,21 +963,13 @@ DYNAMICS_CONDITIONS = {
     "IGB: relu, raw pixels": ("relu", "raw"),
     "no IGB: tanh, standardised": ("tanh", "standardised"),
 }
+#: How :func:`training_dynamics` trains (keyword arguments of :func:`earlybias.igb.dynamics.train`):
+#: three hidden layers of 64 units, 300 SGD steps of 64 images at learning rate 0.02.
+DYNAMICS_TRAINING = dict(depth=3, width=64, n_steps=300, batch_size=64, lr=0.02)
 
 
 def training_dynamics(
-    *,
-    claims_scale: float = 1.0,
-    seed: int = 0,
-    n_inits: int = 128,
-    depth: int = 3,
-    width: int = 64,
-    n_steps: int = 300,
-    batch_size: int = 64,
-    lr: float = 0.02,
-    early_steps: int = 4,
-    conditions: Mapping[str, tuple[str, str]] = DYNAMICS_CONDITIONS,
-    progress: bool = False,
+    *, claims_scale=1.0, seed=0, n_inits=128, early_steps=4, conditions=None, progress=False, **training
 ) -> Experiment:
     """From initialisation to training: networks with IGB (ReLU on raw pixels) and without it
     (tanh on standardised pixels) learn digits 0-4 against 5-9 with SGD, all networks of a
@@ -1112,25 +982,20 @@ def training_dynamics(
     evaluations at steps 1..``early_steps``; the late gap is the same at the last step. Without
     IGB the favoured class is chosen by a hair, so its early gap is the baseline with which the
     IGB networks' early gap is compared. ``conditions`` (name -> (activation, "raw" or
-    "standardised")) lists the condition with IGB first; the tests swap it for a case without.
+    "standardised"), by default :data:`DYNAMICS_CONDITIONS`) lists the condition with IGB first;
+    the tests swap it for a case without. ``training`` overrides :data:`DYNAMICS_TRAINING`.
     """
+    conditions = DYNAMICS_CONDITIONS if conditions is None else conditions
     task = digit_task(seed)
     size = _n_inits(n_inits, claims_scale, floor=8)
+    training = {**DYNAMICS_TRAINING, **training}
+    n_steps = training["n_steps"]
     curves, summary = [], []
     if len(conditions) != 2:
         raise ValueError(f"conditions must name two conditions (with IGB first), got {list(conditions)}")
     for name, (activation, pixels) in conditions.items():
         run = train(
-            *task[pixels],
-            activation=activation,
-            depth=depth,
-            width=width,
-            n_inits=size,
-            n_steps=n_steps,
-            batch_size=batch_size,
-            lr=lr,
-            seed=seed,
-            progress=progress,
+            *task[pixels], n_inits=size, seed=seed, activation=activation, progress=progress, **training
         )
         gap = run.acc_favoured - run.acc_other
         early = (run.steps >= 1) & (run.steps <= early_steps)
@@ -1210,24 +1075,28 @@ def _theory_fractions_samples(n_classes: int) -> int:
     return min(10_000, max(500, 10**7 // (n_classes * 100)))
 
 
-def headline(
-    *,
-    activation: str = "relu",
-    depth: int = 1,
-    width: int = 512,
-    pool_k: int = 1,
-    input_shift: float = 0.0,
-    n_points: int = 1000,
-    n_inits: int = 2000,
-    n_classes: int = 2,
-    data: str = "gaussian",
-    standardize: bool = False,
-    seed: int = 0,
-    progress: bool = False,
-) -> Experiment:
+def _headline_params(params: Mapping) -> SimpleNamespace:
+    """The headline's arguments: the chapter's parameters (:data:`earlybias.igb.PARAMS`, but
+    ``claims_scale``), each checked as ``earlybias run`` checks it, the others at their defaults,
+    then the chapter's cross-parameter rules (:func:`earlybias.igb.check_params`)."""
+    schema = {p.name: p for p in PARAMS if p.name != "claims_scale"}
+    unknown = sorted(set(params) - set(schema))
+    if unknown:
+        raise ValueError(f"unknown parameters {unknown}: the headline takes {', '.join(schema)}")
+    values = {name: p.check(params[name]) if name in params else p.default for name, p in schema.items()}
+    check_params(values)
+    return SimpleNamespace(**values)
+
+
+def headline(*, progress=False, **params) -> Experiment:
     """The chapter's own experiment: any architecture on Gaussian or digit inputs, measured gamma
     and E[f_max] against the theory (Francazi et al. 2024; chapter eqs. ``igb-eq-gamma`` to
     ``igb-eq-finite-n``).
+
+    ``params`` are the chapter's parameters (:data:`earlybias.igb.PARAMS`, all but
+    ``claims_scale``), checked and defaulted as a chapter run checks and defaults them: the
+    network (activation, depth, width, pool_k, n_classes), the inputs (data, n_points,
+    input_shift, standardize) and the run (n_inits, seed).
 
     Inputs: ``gaussian`` draws n_points from N(s 1, I_100); ``digits`` takes n_points of the 8x8
     digits (seeded) and adds s to every pixel. ``standardize`` then centres and scales every
@@ -1236,41 +1105,28 @@ def headline(
     ``gamma_theory_n`` its value at n points. Max-pooling theory needs centred Gaussian inputs
     (:func:`earlybias.igb.pooling_problem`).
     """
-    check_choice("data", data, ("gaussian", "digits"))
-    seed = check_seed(seed)
-    problem = pooling_problem(pool_k, activation, data=data, input_shift=input_shift, standardize=standardize)
-    if problem:
-        raise ValueError(f"pool_k={pool_k} is outside the theory: {problem}")
-    if data == "gaussian":
-        X = gaussian_inputs(n_points, DIM, input_shift, seed)
+    p = _headline_params(params)
+    if p.data == "gaussian":
+        X = gaussian_inputs(p.n_points, DIM, p.input_shift, p.seed)
     else:
         pixels, _ = load_digits()
-        check_int("n_points", n_points, 2, len(pixels))
-        X = pixels[np.random.default_rng(seed).permutation(len(pixels))[:n_points]] + input_shift
-    if standardize:
+        X = pixels[np.random.default_rng(p.seed).permutation(len(pixels))[: p.n_points]] + p.input_shift
+    if p.standardize:
         X = standardize_features(X)
-    if data == "gaussian":
-        g_theory = float(theory.gammas(activation, depth, 0.0 if standardize else input_shift, pool_k)[-1])
+    if p.data == "gaussian":
+        shift = 0.0 if p.standardize else p.input_shift
+        g_theory = float(theory.gammas(p.activation, p.depth, shift, p.pool_k)[-1])
     else:
-        g_theory = _kernel_prediction(X, activation, depth, seed)
+        g_theory = _kernel_prediction(X, p.activation, p.depth, p.seed)
     g_theory = max(g_theory, 0.0)  # quadrature leaves -1e-16 where the theory gives 0
-    sim = simulate(
-        X,
-        activation=activation,
-        depth=depth,
-        width=width,
-        pool_k=pool_k,
-        n_classes=n_classes,
-        n_inits=n_inits,
-        seed=seed,
-        progress=progress,
-    )
-    n_samples = _theory_fractions_samples(n_classes)
-    fractions = theory.class_fractions(g_theory, n_classes, n_samples, seed, n_points=n_points)
-    fmax, fmax_se = mean_se(sim.fractions.max(axis=1)) if n_inits > 1 else (float(sim.fractions.max()), 0.0)
+    network = ("n_inits", "seed", "depth", "width", "activation", "pool_k", "n_classes")
+    sim = simulate(X, progress=progress, **{name: getattr(p, name) for name in network})
+    n_samples = _theory_fractions_samples(p.n_classes)
+    fractions = theory.class_fractions(g_theory, p.n_classes, n_samples, p.seed, n_points=p.n_points)
+    fmax, fmax_se = mean_se(sim.fractions.max(axis=1))
     metrics = {
         "gamma_theory": g_theory,
-        "gamma_theory_n": theory.finite_n_gamma(g_theory, n_points),
+        "gamma_theory_n": theory.finite_n_gamma(g_theory, p.n_points),
         "gamma_measured": gamma_measured(sim.mean, sim.var),
         "gamma_se": gamma_se(sim.mean, sim.var),
         "fmax_mean_theory": float(fractions.max(axis=1).mean()),
@@ -1281,7 +1137,7 @@ def headline(
         "samples": pd.DataFrame({"f0": sim.fractions[:, 0], "fmax": sim.fractions.max(axis=1)}),
         "theory": pd.DataFrame({"f0": fractions[:, 0], "fmax": fractions.max(axis=1)}),
     }
-    if n_classes == 2 and g_theory > 0:
+    if p.n_classes == 2 and g_theory > 0:
         grid = np.linspace(0.001, 0.999, 999)
         frames["density"] = pd.DataFrame({"f": grid, "pdf": theory.f0_pdf(grid, g_theory)})
     return Experiment(metrics, frames)
