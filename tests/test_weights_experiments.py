@@ -167,14 +167,14 @@ class Scripted:
         return self.accuracy[role]
 
 
+def scripted(task, **accuracies) -> dict:
+    """Fitted detectors by name, each right on the given (held-out, test) shares of the models."""
+    return {name: Scripted(task, {"heldout": h, "test": t}) for name, (h, t) in accuracies.items()}
+
+
 def test_the_best_detector_is_chosen_on_held_out_models_not_on_the_test_zoo():
     task = synthetic_task()
-    fitted = {
-        "stats": Scripted(task, {"heldout": 0.9, "test": 0.6}),
-        "deepsets": Scripted(task, {"heldout": 0.8, "test": 0.95}),
-        "flat": Scripted(task, {"heldout": 0.3, "test": 0.3}),
-        "flat_net": Scripted(task, {"heldout": 0.3, "test": 0.3}),
-    }
+    fitted = scripted(task, stats=(0.9, 0.6), deepsets=(0.8, 0.95), flat=(0.3, 0.3), flat_net=(0.3, 0.3))
     compare = ex.detector_comparison(task, fitted)
     assert compare.data["best"] == "stats"
     assert compare.metrics["invariance_margin"] == pytest.approx(0.6 - 0.3)  # against its own baseline
@@ -182,11 +182,7 @@ def test_the_best_detector_is_chosen_on_held_out_models_not_on_the_test_zoo():
 
 def test_choose_takes_the_best_invariant_detector_or_the_one_named():
     task = synthetic_task()
-    fitted = {
-        "flat": Scripted(task, {"heldout": 0.99, "test": 0.99}),
-        "deepsets": Scripted(task, {"heldout": 0.8, "test": 0.8}),
-        "stats": Scripted(task, {"heldout": 0.8, "test": 0.7}),
-    }
+    fitted = scripted(task, flat=(0.99, 0.99), deepsets=(0.8, 0.8), stats=(0.8, 0.7))
     assert ex.choose(task, fitted) == "stats"  # flat is not invariant; a tie goes to the simpler
     assert ex.choose(task, fitted, "flat") == "flat"
     with pytest.raises(ValueError, match="not among the fitted detectors"):

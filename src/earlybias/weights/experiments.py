@@ -30,6 +30,7 @@ from sklearn.preprocessing import StandardScaler
 from earlybias.claims import Claim, Experiment, above, at_least, below
 from earlybias.data.colored import GROUP_COLORS, LEVEL_NAMES
 from earlybias.validation import check_choice, check_int, check_real, check_reals, check_seed
+from earlybias.weights import PARAMS
 from earlybias.weights.detectors import BASELINE, DETECTORS, INVARIANT, make_detector, stats_detector
 from earlybias.weights.features import weight_features
 from earlybias.zoo import Zoo, ZooSpec, train_zoo
@@ -40,6 +41,7 @@ __all__ = [
     "ROLES",
     "ALPHA",
     "Task",
+    "ZOO",
     "zoo_seed",
     "color_zoos",
     "group_zoos",
@@ -105,6 +107,27 @@ def zoo_seed(seed: int, role: str) -> int:
 # --------------------------------------------------------------------------- zoos
 
 
+#: The models of the chapter's zoos, as its parameters set them by default (``family``, ``width``,
+#: ``epochs`` of :data:`earlybias.weights.PARAMS`): CNNs of width 16 trained for 3 epochs.
+ZOO = {p.name: p.default for p in PARAMS if p.name in ("family", "width", "epochs")}
+
+
+def _zoos(sizes: dict[str, int], seed: int, kind: str, progress: bool, **spec) -> dict[str, Zoo]:
+    """One trained zoo per role (``train``, ``heldout``, ``test``) of ``sizes[role]`` models with
+    the ``ZooSpec`` settings ``spec`` over :data:`ZOO`: the test zoo on digits pool B, the others on
+    pool A, each with the seed of its role (``kind`` + role, :func:`zoo_seed`)."""
+    spec = {**ZOO, **spec}
+    return {
+        role: train_zoo(
+            ZooSpec(
+                n_models=n, pool="B" if role == "test" else "A", seed=zoo_seed(seed, kind + role), **spec
+            ),
+            progress=progress,
+        )
+        for role, n in sizes.items()
+    }
+
+
 def color_zoos(
     seed: int = 0,
     *,
@@ -112,35 +135,20 @@ def color_zoos(
     n_train_models: int,
     n_heldout_models: int,
     n_test_models: int,
-    family: str = "cnn",
-    width: int = 16,
-    epochs: int = 3,
     paper: bool = False,
     progress: bool = False,
+    **models,
 ) -> dict[str, Zoo]:
     """The colour-bias zoos (equation {eq}`weights-color`): ``train`` and ``heldout`` on digits pool
     A, ``test`` on pool B. Model i of each zoo is trained at ``sigma2_levels[i % 4]``, so a zoo of
     a multiple of 4 models is balanced over the levels. ``paper``: the zoos of the paper's levels,
-    seeded apart from the study's (roles ``paper_train``, ...)."""
+    seeded apart from the study's (roles ``paper_train``, ...). ``models``: ``ZooSpec`` settings
+    of the models (``family``, ``width``, ``epochs``, ...) over the chapter's, :data:`ZOO`."""
     levels = check_reals("sigma2_levels", sigma2_levels, length=4, low=0, low_open=True, increasing=True)
     sizes = {"train": n_train_models, "heldout": n_heldout_models, "test": n_test_models}
     for role, n in sizes.items():
         check_int(f"n_{role}_models", n, 2 * len(levels))  # every level at least twice
-    return {
-        role: train_zoo(
-            ZooSpec(
-                n_models=n,
-                family=family,
-                bias=levels,
-                pool="B" if role == "test" else "A",
-                seed=zoo_seed(seed, f"paper_{role}" if paper else role),
-                width=width,
-                epochs=epochs,
-            ),
-            progress=progress,
-        )
-        for role, n in sizes.items()
-    }
+    return _zoos(sizes, seed, "paper_" if paper else "", progress, bias=levels, **models)
 
 
 def group_zoos(
@@ -149,33 +157,17 @@ def group_zoos(
     n_group_models: int,
     n_group_heldout_models: int,
     n_group_test_models: int,
-    family: str = "cnn",
-    width: int = 16,
-    epochs: int = 3,
     minority_share: float = 0.1,
     progress: bool = False,
+    **models,
 ) -> dict[str, Zoo]:
     """The group-bias zoos (digits on three background colours, one group under-represented):
-    ``train`` and ``heldout`` on pool A, ``test`` on pool B; model i under-represents group i % 3."""
+    ``train`` and ``heldout`` on pool A, ``test`` on pool B; model i under-represents group i % 3.
+    ``models``: ``ZooSpec`` settings of the models over the chapter's, :data:`ZOO`."""
     sizes = {"train": n_group_models, "heldout": n_group_heldout_models, "test": n_group_test_models}
     for role, n in sizes.items():
         check_int("n_group_models" if role == "train" else f"n_group_{role}_models", n, 2 * len(GROUP_COLORS))
-    return {
-        role: train_zoo(
-            ZooSpec(
-                n_models=n,
-                family=family,
-                task="group",
-                minority_share=minority_share,
-                pool="B" if role == "test" else "A",
-                seed=zoo_seed(seed, f"group_{role}"),
-                width=width,
-                epochs=epochs,
-            ),
-            progress=progress,
-        )
-        for role, n in sizes.items()
-    }
+    return _zoos(sizes, seed, "group_", progress, task="group", minority_share=minority_share, **models)
 
 
 # --------------------------------------------------------------------------- tasks
