@@ -71,9 +71,7 @@ def eval_steps(n_steps: int, n_evals: int) -> np.ndarray:
     return np.unique(np.concatenate([[0, 1, 2, 3], log[log <= n_steps], [n_steps]]))
 
 
-def _check(
-    X_train, y_train, X_test, y_test, activation, depth, width, n_inits, n_steps, batch_size, lr, seed, dtype
-):
+def _check(X_train, y_train, X_test, y_test, activation, depth, width, n_steps, batch_size, lr):
     X_train, X_test = (np.asarray(x, dtype=float) for x in (X_train, X_test))
     if X_train.ndim != 2 or X_test.ndim != 2 or X_train.shape[1] != X_test.shape[1]:
         raise ValueError(
@@ -89,7 +87,6 @@ def _check(
     check_int("n_steps", n_steps, 1)
     check_int("batch_size", batch_size, 1, len(X_train))
     check_real("lr", lr, 0.0)
-    check_run(n_inits, seed, dtype)
     return X_train, y_train, X_test, y_test, n_classes
 
 
@@ -319,20 +316,9 @@ def train(
     and ``torch.optim.SGD`` instead (the independent reference, :func:`train_loop`). Deterministic
     for a given seed."""
     X_train, y_train, X_test, y_test, n_classes = _check(
-        X_train,
-        y_train,
-        X_test,
-        y_test,
-        activation,
-        depth,
-        width,
-        n_inits,
-        n_steps,
-        batch_size,
-        lr,
-        seed,
-        dtype,
+        X_train, y_train, X_test, y_test, activation, depth, width, n_steps, batch_size, lr
     )
+    check_run(n_inits, seed, dtype)
     run_block = block_runner(engine, _batched_block, _loop_block)
     data = (
         torch.as_tensor(X_train, dtype=dtype),
