@@ -73,6 +73,24 @@ def test_a_claim_survives_results_json():
     assert d["status"] == "not reproduced" and Claim.from_dict(d) == claim
 
 
+def test_an_infinite_measurement_survives_results_json(tmp_path):
+    from earlybias.results import load_results, write_results
+
+    claim = above("x", "paper", "stmt", math.inf, 1.0)
+    write_results(
+        tmp_path / "results.json",
+        chapter="c",
+        profile="smoke",
+        params={},
+        metrics={},
+        claims=[claim.to_dict()],
+        runtime_s=1.0,
+        provenance={},
+    )
+    back = Claim.from_dict(load_results(tmp_path / "results.json")["claims"][0])
+    assert back.measured == math.inf and back.passed
+
+
 def test_experiment_add_prefixes_metrics_and_gathers_claims():
     total = Experiment()
     part = Experiment({"gamma": 1.0}, {"t": 1}, [below("a", "p", "s", 0.0, 1.0)])

@@ -159,3 +159,22 @@ def test_every_sparsity_is_averaged_over_the_same_pairs():
     assert not pairs[0].any() and pairs.any()
     dense = analysis.per_model(o).query("sparsity == 0").bias_amplification.to_numpy()
     np.testing.assert_allclose(dense, ba[0][:, pairs].mean(axis=1))
+
+
+def test_threshold_fix_needs_an_increase_beyond_seed_spread():
+    # The shortcut world's top sparsity raises bias far beyond the seeds' spread: re-calibration
+    # has something to remove. Seeds that disagree in sign leave an increase within the spread,
+    # and the share removed counts as 0 however the noise falls.
+    strong = analysis.analyse(_outputs(_shortcut)).metrics
+    assert strong["ba_change_max_in_2sd"] > 1 and strong["threshold_fix_share"] != 0.0
+
+    def noisy(s, dense, labels, rng):
+        out = _shortcut(s, dense, labels, rng)
+        if s == len(SPARSITIES) - 1:
+            out[1:] = dense[1:]  # only seed 0 is biased: the mean rises within the seed spread
+        return out
+
+    weak = analysis.analyse(_outputs(noisy)).metrics
+    assert weak["ba_change_max_in_2sd"] < 1
+    assert weak["threshold_fix_share"] == 0.0
+    assert not _claims(_outputs(noisy))["threshold-fix"].passed

@@ -78,7 +78,12 @@ def write_results(
         # A metric that is undefined in a run (NaN: say a bias of an attribute no model predicts)
         # is written as null: JSON has no NaN, and other readers' parsers refuse it.
         "metrics": {k: (float(v) if math.isfinite(v) else None) for k, v in metrics.items()},
-        "claims": claims,
+        # A claim measured as infinite (a change over a zero spread) is written as "inf" / "-inf":
+        # JSON has no infinity, and Claim.from_dict reads the string back with float().
+        "claims": [
+            {**c, "measured": c["measured"] if math.isfinite(c["measured"]) else str(float(c["measured"]))}
+            for c in claims
+        ],
         "runtime_s": round(runtime_s, 2),
         "provenance": provenance,
     }

@@ -224,6 +224,12 @@ def analyse(o: Outputs) -> Experiment:
         if i90 is not None
         else float("nan"),
     }
+    # Where bias amplification peaks, and how far the top sparsity silences the rare attributes.
+    changes = {float(x): col("bias_amplification", x).mean() - ba_d.mean() for x in o.sparsities[1:]}
+    peak = max(changes, key=changes.get)
+    m["ba_change_peak"], m["ba_peak_sparsity"] = changes[peak], peak
+    m["rare_predicted_ratio_dense"] = col("rare_predicted_ratio", 0.0).mean()
+    m["rare_predicted_ratio_max"] = col("rare_predicted_ratio", top).mean()
     unc_d, unc_t = col("uncertain_share", 0.0), col("uncertain_share", top)
     m["uncertainty_ratio_max"] = unc_t.mean() / unc_d.mean() if unc_d.mean() > 0 else float("inf")
     int_d, int_t = col("interdependence", 0.0), col("interdependence", top)
@@ -249,12 +255,6 @@ def analyse(o: Outputs) -> Experiment:
         growth.dense_uncertain_share.to_numpy(), growth.ba_growth.to_numpy()
     )
 
-    fixed_t = fix.loc[np.isclose(fix.sparsity, top), "re-calibrated"].to_numpy()
-    increase = ba_t.mean() - ba_d.mean()
-    m["ba_recalibrated_max"] = fixed_t.mean()
-    # No increase to remove: nothing was fixed (0), so the claim cannot pass on a run with no effect.
-    m["threshold_fix_share"] = (ba_t.mean() - fixed_t.mean()) / increase if increase > 0 else 0.0
-
     sus = susceptibility(o)
     m["susceptible_share"] = sus["flagged"].mean()
     m["susceptible_error_enrichment"] = enrichment(sus["flagged"], sus["added"])
@@ -266,7 +266,9 @@ def analyse(o: Outputs) -> Experiment:
         da = abs(acc_d.mean() - col("accuracy", s).mean())
         ba_s = col("bias_amplification", s)
         db = abs(ba_s.mean() - ba_d.mean())
-        worst = max(worst, da / 0.01, abs(_in_2sd(db, _sd_diff(ba_d, ba_s))))
+        # A BA change no pair lets us measure confirms nothing: the claim fails (inf).
+        bz = abs(_in_2sd(db, _sd_diff(ba_d, ba_s))) if np.isfinite(db) else math.inf
+        worst = max(worst, da / 0.01, bz)
     m["moderate_worst_tolerance_share"] = worst if moderate else float("nan")
     if moderate:
         claims.append(
@@ -281,9 +283,16 @@ def analyse(o: Outputs) -> Experiment:
             )
         )
     # 2. harmful-extreme
+    increase = ba_t.mean() - ba_d.mean()
     acc_z = _in_2sd(acc_d.mean() - acc_t.mean(), _sd_diff(acc_d, acc_t))
-    ba_z = _in_2sd(increase, _sd_diff(ba_d, ba_t))
+    # No pair defined for every model (tiny runs): no measured change, no evidence (0).
+    ba_z = _in_2sd(increase, _sd_diff(ba_d, ba_t)) if np.isfinite(increase) else 0.0
     m["acc_drop_max_in_2sd"], m["ba_change_max_in_2sd"] = acc_z, ba_z
+    fixed_t = fix.loc[np.isclose(fix.sparsity, top), "re-calibrated"].to_numpy()
+    m["ba_recalibrated_max"] = fixed_t.mean()
+    # Only an increase beyond seed spread can be partly removed; within the spread the share is
+    # noise over noise, and with none nothing was fixed (0): a run with no effect cannot pass.
+    m["threshold_fix_share"] = (ba_t.mean() - fixed_t.mean()) / increase if ba_z > 1 else 0.0
     claims.append(
         above(
             "harmful-extreme",
@@ -331,7 +340,7 @@ def analyse(o: Outputs) -> Experiment:
             "threshold-fix",
             PAPER,
             "Re-calibrated thresholds remove at least 30 % of the top sparsity's increase in bias "
-            "amplification",
+            "amplification (0 unless that increase exceeds 2 seed standard deviations)",
             m["threshold_fix_share"],
             0.3,
         )

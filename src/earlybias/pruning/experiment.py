@@ -8,6 +8,7 @@ weights are cached as safetensors under ``default_cache_dir()``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -48,14 +49,14 @@ class Setup:
 
     seed: int = 0
     n_seeds: int = 3
-    sparsities: tuple[float, ...] = (0.8, 0.9, 0.95, 0.98, 0.99, 0.995)
+    sparsities: tuple[float, ...] = (0.8, 0.9, 0.95, 0.98)
     epochs: int = 12
     finetune_epochs: int = 6
     n_images: int = 8000
     image_size: int = 16
     protected_strength: float = 0.7
-    width: int = 24
-    hidden: int = 0
+    width: int = 16
+    hidden: int = 256
     first_stride: int = 1
     lr: float = 2e-3
     finetune_lr: float = 5e-4
@@ -79,10 +80,13 @@ class Setup:
 
     @property
     def net(self) -> grouped.ConvNet:
-        """Two 3x3 convolutions (``width`` and 2 ``width`` channels) and a linear readout. The first
-        has stride ``first_stride`` (1 by default): at 16 x 16 pixels a stride-2 first convolution
-        averages away the corners and edges that tell a circle from a square, and the dense model
-        never learns the shapes (circle ~0.69, square ~0.76 accuracy at width 24)."""
+        """Two 3x3 convolutions (``width`` and 2 ``width`` channels), a fully connected hidden layer
+        of ``hidden`` units and a linear readout. The first convolution has stride
+        ``first_stride`` (1 by default): at 16 x 16 pixels a stride-2 first convolution averages
+        away the corners and edges that tell a circle from a square, and the dense model never
+        learns the shapes (circle ~0.69, square ~0.76 accuracy at width 24). The hidden layer
+        holds most of the weights at one multiply-add each: without it (51,000 weights at width
+        24) 98 % sparsity left too few weights to predict the rare attributes at all."""
         return grouped.ConvNet(
             3,
             self.image_size,
@@ -95,6 +99,11 @@ class Setup:
     @property
     def world(self) -> ShapesWorld:
         return ShapesWorld(self.image_size, protected_couplings(self.protected_strength))
+
+    @property
+    def n_weights(self) -> int:
+        """Weights of one dense model (what pruning counts; biases are not pruned)."""
+        return sum(math.prod(self.net.shapes()[k]) for k in self.net.weight_names())
 
     def model_seeds(self) -> list[int]:
         return [_derive(self.seed, 10 + i) for i in range(self.n_seeds)]
