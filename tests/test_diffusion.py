@@ -133,8 +133,9 @@ def test_sampler_switch_at_zero_is_running_b_and_at_the_end_is_running_a(tiny):
         switch_step=torch.tensor([0] * 6 + [5] * 6),
         n_steps=5,
     ).final
-    assert torch.allclose(both[:6], run_b, atol=1e-5)
-    assert torch.allclose(both[6:], run_a, atol=1e-5)
+    # A batch of 12 rounds float32 convolutions differently from one of 6 (about 2e-5 on one thread).
+    assert torch.allclose(both[:6], run_b, atol=1e-4)
+    assert torch.allclose(both[6:], run_a, atol=1e-4)
 
 
 def test_sampler_counts_the_evaluations_it_saves(tiny):
@@ -270,3 +271,28 @@ def test_survival_past_counts_an_undecided_factor_as_unstable():
     got = ex.survival_past(survival, [0.0, 0.5], {"color": 0.9})
     assert got == {"color": 0.0}
     assert not ex.claim_resampling_stable(got).passed
+
+
+def test_balanced_world_has_only_the_bias_we_set():
+    w = dm.world(0.0)
+    for f, k in zip(dm.FACTORS, dm.N_VALUES):
+        assert np.allclose(w.prior(f), 1 / k)
+    assert not np.allclose(dm.world(0.0, balanced=False).prior("shape"), 0.25)
+
+
+def test_explorer_switches_the_middle_row_and_names_bad_values(tiny):
+    from earlybias.diffusion import explorer
+
+    class AlwaysA:  # a judge that reads every image as A: the switched row keeps A
+        def predict(self, images):
+            return explorer.condition(explorer.INITIAL["a"]).expand(len(images), -1)
+
+    a, b = explorer.INITIAL["a"], explorer.INITIAL["b"]
+    exp = explorer.explore_data(tiny, AlwaysA(), a, b, 0.5, n_steps=4, guidance=1.5, sampler="ddim")
+    images = exp.data["images"]
+    assert images.shape[:2] == (3, explorer.N_NOISES) and exp.data["tau"] == 0.5
+    assert set(exp.metrics) == {"keep_color"} and exp.metrics["keep_color"] == 1.0
+    # Row 0 is A alone and row 2 B alone: the same noise under different conditions.
+    assert not torch.allclose(images[0], images[2])
+    with pytest.raises(ValueError, match="color"):
+        explorer.condition({**a, "color": "pink"})

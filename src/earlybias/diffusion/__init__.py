@@ -12,7 +12,7 @@ batched sampler every experiment calls; ``experiments`` the five experiments and
 from earlybias.budget import Estimate
 from earlybias.params import Param, ParamError
 
-TITLE = "Decided early: a diffusion model commits to colour in its first steps, and bias sets when"
+TITLE = "Decided early? When a small diffusion model commits to colour, shape and texture"
 
 # Kept here as literals so that listing the chapter imports no torch; a test checks they equal
 # earlybias.diffusion.model.FACTORS and the samplers of earlybias.diffusion.sampling.
@@ -36,7 +36,7 @@ PARAMS = (
     Param(
         "switch_points",
         "floats",
-        [0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0],
+        [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0],
         "fractions of the steps run with condition A before switching to B (0: all B, 1: all A)",
         low=0.0,
         high=1.0,
@@ -117,15 +117,14 @@ def check_params(params: dict) -> None:
         )
 
 
-# Cost model from measurements on the study's 2-core machine (earlybias.diffusion.model.
-# TRAINING_NOTES: 0.3 s per step on one loaded core; two free cores are assumed to give 0.25 s;
-# to be recalibrated on a cold default run): training seconds per step per model at width 32 and
-# 16 x 16 pixels,
-# growing with the square of the width and the number of pixels; sampling seconds per thousand
-# denoiser evaluations; a fixed part (kernel, imports, judges, figures).
-_TRAIN_S_PER_STEP = 0.25
-_EVAL_S_PER_1000 = 0.5
-_FIXED_S = 90.0
+# Cost model, calibrated on a default run on the study's 2-core machine (one torch thread, the
+# other core busy with another job): 0.175 s per training step per model at width 32 and 16 x 16
+# pixels, growing with the square of the width and the number of pixels; 0.75 s per thousand
+# denoiser evaluations of the experiments (sampling, the judges, the figures); a fixed part
+# (kernel, imports, the judges' training).
+_TRAIN_S_PER_STEP = 0.18
+_EVAL_S_PER_1000 = 0.75
+_FIXED_S = 75.0
 
 
 def _scale(params: dict) -> float:
@@ -138,14 +137,15 @@ def n_models(params: dict) -> int:
 
 
 def n_evaluations(params: dict) -> int:
-    """Denoiser evaluations of the five experiments (two per guided step)."""
+    """Denoiser evaluations of the five experiments and the exercises (two per guided step)."""
     n, steps, S = params["n_samples"], params["n_steps"], len(params["switch_points"])
     switch = len(FACTORS) * n * S * steps * 2
     bias = (len(params["bias_rho"])) * n * S * steps * 2
     gen = 500 * steps * 2 + n * steps * 2
     resample = 32 * params["n_resamples"] * S * steps // 2 + 32 * steps * 2
     drop = n * 4 * (S + 1) * steps * 3 // 2
-    return switch + bias + gen + resample + drop
+    exercises = 2 * 2 * n * S * steps * 2  # two switch experiments on colour and texture
+    return switch + bias + gen + resample + drop + exercises
 
 
 def estimate(params: dict) -> Estimate:

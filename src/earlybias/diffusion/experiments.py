@@ -328,11 +328,10 @@ def guidance_drop(
     ks = _steps(fractions, n_steps)
     cond = random_conditions(n, seed + 8)
     x = initial_noise(n, model.config.image_size, seed + 9)
-    R = len(ks) + 1
-    stop = torch.from_numpy(np.concatenate([[n_steps], ks]).repeat(n))
+    R = len(ks) + 1  # row block 0: the reference, guided to the end; block r: dropped at ks[r - 1]
     out = sample(
         model,
-        x.repeat_interleave(R, dim=0) if False else x.repeat(R, 1, 1, 1),
+        x.repeat(R, 1, 1, 1),
         cond.repeat(R, 1),
         n_steps=n_steps,
         guidance=guidance,
@@ -341,7 +340,6 @@ def guidance_drop(
         after_stop="condition",
         seed=seed,
     )
-    del stop
     judged = judges.predict(out.final).view(R, n, len(FACTORS))
     change = (judged[1:] != judged[0][None]).any(dim=2).float().mean(dim=1).numpy()
     per_factor = (judged[1:] != judged[0][None]).float().mean(dim=1).numpy()
