@@ -29,7 +29,8 @@ def test_default_profile_claims_pass_or_fail_as_listed(book_runs, chapter):
     ]
     assert not wrong, wrong
     assert set(chapter.not_reproduced) <= {c.id for c in claims}, "NOT_REPRODUCED names no claim"
-    assert record["runtime_s"] < 240, "each chapter's default profile runs in at most 4 minutes"
+    # CI executes the book from an empty cache: the cold budget of DESIGN.md (8 minutes).
+    assert record["runtime_s"] < 480, "each chapter's default profile runs in at most 8 minutes cold"
 
 
 def test_unchanged_inputs_execute_nothing(book_runs):

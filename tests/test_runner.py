@@ -98,7 +98,28 @@ SMOKE = {
             "group_cross_acc",
         ],
     ),
+    "pruning": (
+        ["protected_strength=0.5"],
+        {"protected_strength": 0.5},
+        [
+            "dense_acc",
+            "acc_drop_90",
+            "acc_drop_max",
+            "ba_change_90",
+            "ba_change_max",
+            "ba_sd_dense",
+            "uncertainty_ratio_max",
+            "interdependence_change_max",
+            "threshold_fix_share",
+            "susceptible_error_enrichment",
+            "attribute_rank_corr",
+        ],
+    ),
 }
+
+
+# Per chapter: files of raw material a run directory holds beside the common ones (data/README.md).
+RAW_OUTPUTS = {"pruning": ["outputs.npz"]}
 
 
 def test_every_chapter_has_a_smoke_check():
@@ -114,12 +135,9 @@ def test_smoke_run_writes_a_complete_run_directory(tmp_path, chapter):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip().splitlines()[-1] == str(out)
     assert "claims:" in proc.stdout
-    assert sorted(p.name for p in out.iterdir()) == [
-        "executed.ipynb",
-        "figures",
-        "params.yaml",
-        "results.json",
-    ]
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["executed.ipynb", "figures", "params.yaml", "results.json", *RAW_OUTPUTS.get(chapter, [])]
+    )
     record = load_results(out / "results.json")
     assert list(record) == list(KEYS)
     assert record["chapter"] == chapter and record["profile"] == "smoke"
