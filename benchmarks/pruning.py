@@ -11,7 +11,8 @@ reference speed. Last line, JSON:
     matmul_fraction: FLOP/s the engine achieves (forward + backward ~ 3x forward) over the
     large matmul's FLOP/s.
 
-Usage: python benchmarks/pruning.py [--threads N] [--rounds 3] [--images 1024] [--width 24]
+Usage: python benchmarks/pruning.py [--threads N] [--rounds 3] [--images 1024] [--width W] [--hidden H]
+(width and hidden default to the chapter's)
 """
 
 from __future__ import annotations
@@ -35,10 +36,11 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=thread_count())
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--images", type=int, default=1024)
-    ap.add_argument("--width", type=int, default=24)
+    ap.add_argument("--width", type=int, default=Setup.width)
+    ap.add_argument("--hidden", type=int, default=Setup.hidden)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    setup = Setup(width=args.width, n_images=args.images)
+    setup = Setup(width=args.width, hidden=args.hidden, n_images=args.images)
     net = setup.net
     d = make_shapes(args.images, 0, setup.world)
     y = torch.from_numpy(d.attributes).float()
@@ -79,6 +81,7 @@ def main() -> None:
                 "models": M,
                 "images": args.images,
                 "width": args.width,
+                "hidden": args.hidden,
                 "models_per_s_batched": statistics.median(batched),
                 "models_per_s_loop": statistics.median(loop),
                 "speedup_vs_loop": statistics.median(speedups),
