@@ -296,3 +296,18 @@ def test_explorer_switches_the_middle_row_and_names_bad_values(tiny):
     assert not torch.allclose(images[0], images[2])
     with pytest.raises(ValueError, match="color"):
         explorer.condition({**a, "color": "pink"})
+
+
+def test_not_reproduced_names_claims_of_the_chapter_with_a_reason():
+    ids = {
+        "generation-works",
+        "colour-early",
+        "order",
+        "x0-readout",
+        "resampling-stable",
+        "bias-shifts-timing",
+        "guidance-can-stop",
+    }
+    assert set(diffusion.NOT_REPRODUCED) <= ids
+    assert "generation-works" not in diffusion.NOT_REPRODUCED  # the precondition is never waived
+    assert all(len(reason) > 40 for reason in diffusion.NOT_REPRODUCED.values())

@@ -21,11 +21,11 @@ from earlybias.validation import check_real
 
 __all__ = ["INITIAL", "N_NOISES", "condition", "explore_data", "explore", "explorer"]
 
-#: The explorer's starting point, also what the book shows: a colour switch at 10 % of the steps.
+#: The explorer's starting point, also what the book shows: a colour switch at 90 % of the steps.
 INITIAL = {
     "a": {"color": "red", "shape": "circle", "texture": "solid", "position": "middle", "background": "dark"},
     "b": {"color": "blue", "shape": "circle", "texture": "solid", "position": "middle", "background": "dark"},
-    "tau": 0.1,
+    "tau": 0.9,
 }
 #: Starting noises per setting: small enough to answer a control in about a second.
 N_NOISES = 8

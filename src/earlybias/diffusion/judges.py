@@ -39,7 +39,7 @@ class JudgeConfig:
     channels: tuple[int, ...] = (16, 32, 32)
     n_train: int = 12000
     n_test: int = 2000
-    epochs: int = 8
+    epochs: int = 12
     batch_size: int = 128
     lr: float = 2e-3
     seed: int = 0
