@@ -97,6 +97,14 @@ def film_strip(x0: torch.Tensor, final: torch.Tensor, index: int = 0):
     return fig
 
 
+def _shares(ax, xlabel: str, ylabel: str) -> None:
+    """Label an axis whose y is a share in [0, 1] of samples, one line per curve."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_ylim(0, 1.02)
+    ax.legend(fontsize=8)
+
+
 def agreement(agree: np.ndarray, metrics: dict):
     steps = len(agree)
     x = np.arange(steps) / steps
@@ -106,10 +114,7 @@ def agreement(agree: np.ndarray, metrics: dict):
         tau = metrics.get(f"tau50_{f}")
         if tau is not None:
             ax.plot([tau], [np.interp(tau, x, agree[:, j])], "x", color=line.get_color(), ms=9)
-    ax.set_xlabel("fraction of the steps done")
-    ax.set_ylabel("share of samples: x̂0 has the final value")
-    ax.set_ylim(0, 1.02)
-    ax.legend(fontsize=8)
+    _shares(ax, "fraction of the steps done", "share of samples: x̂0 has the final value")
     return fig
 
 
@@ -119,10 +124,7 @@ def survival(data: dict, taus: dict):
         (line,) = ax.plot(data["fractions"], data["survival"][:, j], "o-", label=f)
         ax.axvline(taus[f], color=line.get_color(), ls="--", lw=1)
     ax.axhline(0.9, color="grey", lw=0.8)
-    ax.set_xlabel("resampling point t (fraction of the steps done)")
-    ax.set_ylabel("share of continuations keeping the value")
-    ax.set_ylim(0, 1.02)
-    ax.legend(fontsize=8)
+    _shares(ax, "resampling point t (fraction of the steps done)", "share of continuations keeping the value")
     return fig
 
 
@@ -152,8 +154,5 @@ def drop_curve(data: dict, at: float):
     ax.plot(data["fractions"], data["saving"], "s--", label="share of evaluations saved")
     ax.axvline(at, color="grey", ls=":", lw=1)
     ax.axhline(0.05, color="grey", lw=0.8)
-    ax.set_xlabel("condition dropped from this fraction of the steps on")
-    ax.set_ylabel("share")
-    ax.set_ylim(0, 1.02)
-    ax.legend(fontsize=8)
+    _shares(ax, "condition dropped from this fraction of the steps on", "share")
     return fig

@@ -161,6 +161,8 @@ def training_data(n: int, seed: int, rho: float = 0.0, image_size: int = 16, bal
 class ModelConfig:
     """Everything that sets a trained model (its cache key)."""
 
+    #: The denoiser: image side, UNet channels per level, self-attention, patch side, prediction
+    #: target, one embedding table per factor, scale-shift conditioning.
     image_size: int = 16
     channels: tuple[int, ...] = (32, 64)
     attention: bool = True
@@ -168,6 +170,8 @@ class ModelConfig:
     prediction: str = "sample"
     per_factor: bool = True
     scale_shift: bool = True
+    #: Training: AdamW steps and batch, peak learning rate with warm-up and cosine decay, EMA decay,
+    #: condition dropout (for classifier-free guidance).
     train_steps: int = 1200
     batch_size: int = 128
     lr: float = 2e-3
@@ -175,6 +179,7 @@ class ModelConfig:
     cosine_lr: bool = True
     ema: float = 0.999
     p_uncond: float = 0.15
+    #: Data: images drawn, the world's shape-colour coupling, equal priors, and the seed of it all.
     n_train_images: int = 20000
     rho: float = 0.0
     balanced: bool = True
