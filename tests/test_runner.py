@@ -10,6 +10,7 @@ from conftest import earlybias
 
 from earlybias.chapters import CHAPTERS, Chapter
 from earlybias.params import resolve
+from earlybias.paths import ROOT
 from earlybias.results import KEYS, load_results
 from earlybias.runner import ExecutionFailed, RunPlan, claims_summary, execute, params_hash, plan_run
 
@@ -148,6 +149,9 @@ def test_smoke_run_writes_a_complete_run_directory(tmp_path, chapter):
         set(c) == {"id", "paper", "statement", "measured", "expected", "passed", "not_reproduced", "status"}
         for c in record["claims"]
     )
+    # The report cites each claim's paper: it must be a key of the book's bibliography.
+    bib = (ROOT / "book" / "references.bib").read_text()
+    assert all(f"{{{c['paper']}," in bib for c in record["claims"])
     assert record["provenance"]["torch"].startswith("2.13.0")
     assert record["provenance"]["threads"] == 2
     assert len(list((out / "figures").glob("*.png"))) >= 6

@@ -28,7 +28,8 @@ __all__ = [
     "analyse",
 ]
 
-PAPER = "Iofinova, Peste, Alistarh, Bias in Pruned Vision Models (CVPR 2023)"
+#: The bibliography key of the paper (book/references.bib): the report cites it.
+PAPER = "iofinova2023pruning"
 #: Sparsities the paper calls harmless (under 10 % of weights left ... at 80 and 90 %).
 MODERATE = (0.8, 0.9)
 #: Dense-model uncertainty margin: |sigma(z) - 1/2| < 0.4 (the paper's code, compute_errors).
