@@ -18,7 +18,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from earlybias.diffusion import experiments as ex
-from earlybias.diffusion.model import Denoiser, ModelConfig, train
+from earlybias.diffusion.model import Denoiser, ModelConfig, Training, train
 from earlybias.diffusion.sampling import initial_noise, sample
 
 
@@ -59,7 +59,7 @@ def main(n_pairs: int = 16, n_steps: int = 10, points=(0.0, 0.2, 0.5, 1.0), loop
     matmul_flops = 10 * 2 * size**3 / (time.perf_counter() - t)
     sampler_flops = batched.evaluations * flops_per_eval / batched_s
 
-    config = ModelConfig(train_steps=5, n_train_images=512)  # the chapter's default width
+    config = ModelConfig(training=Training(steps=5), n_train_images=512)  # the chapter's default width
     t = time.perf_counter()
     train(config)
     train_steps_per_s = 5 / (time.perf_counter() - t)

@@ -13,7 +13,9 @@ from earlybias.diffusion import model as dm
 from earlybias.diffusion.sampling import initial_noise, sample
 from earlybias.params import ParamError, load_profiles, resolve
 
-TINY = dm.ModelConfig(channels=(16, 32), train_steps=2, batch_size=8, n_train_images=64, warmup=1)
+TINY = dm.ModelConfig(
+    channels=(16, 32), training=dm.Training(steps=2, batch_size=8, warmup=1), n_train_images=64
+)
 
 
 @pytest.fixture(scope="module")

@@ -462,13 +462,17 @@ def chapter_models(
     """The judges and one trained model per rho of ``bias_rho`` (rho = 0: the main model), from
     the cache or trained. Returns ``(judges, {rho: model}, {"seconds", "n_params"})``."""
     from earlybias.diffusion.judges import JudgeConfig, trained_judges
-    from earlybias.diffusion.model import ModelConfig, n_parameters, trained_model
+    from earlybias.diffusion.model import ModelConfig, Training, n_parameters, trained_model
 
     judges = trained_judges(JudgeConfig(image_size=image_size, seed=seed))
     models, seconds = {}, 0.0
     for rho in sorted({0.0, *map(float, bias_rho)}):
         config = ModelConfig(
-            image_size=image_size, channels=(width, 2 * width), train_steps=train_steps, rho=rho, seed=seed
+            image_size=image_size,
+            channels=(width, 2 * width),
+            training=Training(steps=train_steps),
+            rho=rho,
+            seed=seed,
         )
         models[rho], info = trained_model(config, progress=progress)
         seconds += info["seconds"]

@@ -60,6 +60,7 @@ __all__ = [
     "PREDICTIONS",
     "world",
     "training_data",
+    "Training",
     "ModelConfig",
     "Denoiser",
     "make_scheduler",
@@ -158,11 +159,38 @@ def training_data(n: int, seed: int, rho: float = 0.0, image_size: int = 16, bal
 
 
 @dataclass(frozen=True)
-class ModelConfig:
-    """Everything that sets a trained model (its cache key)."""
+class Training:
+    """How a denoiser is trained: AdamW ``steps`` on batches of ``batch_size``, peak learning rate
+    ``lr`` reached after a linear ``warmup`` and then decayed on a cosine (``cosine``) or held, the
+    EMA decay of the weights that sample (0: no EMA), and the condition dropout ``p_uncond`` that
+    classifier-free guidance needs (module docstring)."""
 
-    #: The denoiser: image side, UNet channels per level, self-attention, patch side, prediction
-    #: target, one embedding table per factor, scale-shift conditioning.
+    steps: int = 1200
+    batch_size: int = 128
+    lr: float = 2e-3
+    warmup: int = 200
+    cosine: bool = True
+    ema: float = 0.999
+    p_uncond: float = 0.15
+
+    def __post_init__(self):
+        check_int("train_steps", self.steps, 1)
+        check_int("batch_size", self.batch_size, 1)
+        check_real("lr", self.lr, 0.0, low_open=True)
+        check_int("warmup", self.warmup, 0)
+        check_real("ema", self.ema, 0.0, 1.0)
+        check_real("p_uncond", self.p_uncond, 0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything that sets a trained model (its cache key).
+
+    The denoiser: image side, UNet channels per level, self-attention, patch side, prediction
+    target, one embedding table per factor, scale-shift conditioning. Its training
+    (``Training``). The data: images drawn, the world's shape-colour coupling, equal priors, and
+    the seed of it all."""
+
     image_size: int = 16
     channels: tuple[int, ...] = (32, 64)
     attention: bool = True
@@ -170,16 +198,7 @@ class ModelConfig:
     prediction: str = "sample"
     per_factor: bool = True
     scale_shift: bool = True
-    #: Training: AdamW steps and batch, peak learning rate with warm-up and cosine decay, EMA decay,
-    #: condition dropout (for classifier-free guidance).
-    train_steps: int = 1200
-    batch_size: int = 128
-    lr: float = 2e-3
-    warmup: int = 200
-    cosine_lr: bool = True
-    ema: float = 0.999
-    p_uncond: float = 0.15
-    #: Data: images drawn, the world's shape-colour coupling, equal priors, and the seed of it all.
+    training: Training = Training()
     n_train_images: int = 20000
     rho: float = 0.0
     balanced: bool = True
@@ -194,11 +213,6 @@ class ModelConfig:
                 f"({self.patch} x {2 ** (len(self.channels) - 1)})"
             )
         check_choice("prediction", self.prediction, PREDICTIONS)
-        check_int("train_steps", self.train_steps, 1)
-        check_int("batch_size", self.batch_size, 1)
-        check_real("lr", self.lr, 0.0, low_open=True)
-        check_real("ema", self.ema, 0.0, 1.0)
-        check_real("p_uncond", self.p_uncond, 0.0, 1.0)
         check_real("rho", self.rho, 0.0, 1.0)
         check_seed(self.seed)
 
@@ -326,6 +340,7 @@ def train(
     from diffusers.training_utils import EMAModel
     from tqdm.auto import tqdm
 
+    run = config.training
     torch.manual_seed(config.seed)
     model = Denoiser(config)
     images, cond = training_data(
@@ -334,25 +349,21 @@ def train(
     scheduler = make_scheduler("ddpm", config.prediction)
     abar = scheduler.alphas_cumprod
     gen = torch.Generator().manual_seed(config.seed + 1)
-    opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.0)
+    opt = torch.optim.AdamW(model.parameters(), lr=run.lr, weight_decay=0.0)
     sched = (
-        get_cosine_schedule_with_warmup(opt, config.warmup, config.train_steps)
-        if config.cosine_lr
-        else get_constant_schedule_with_warmup(opt, config.warmup)
+        get_cosine_schedule_with_warmup(opt, run.warmup, run.steps)
+        if run.cosine
+        else get_constant_schedule_with_warmup(opt, run.warmup)
     )
-    ema = (
-        EMAModel(model.parameters(), decay=config.ema, use_ema_warmup=True, power=3 / 4)
-        if config.ema
-        else None
-    )
+    ema = EMAModel(model.parameters(), decay=run.ema, use_ema_warmup=True, power=3 / 4) if run.ema else None
     losses, evals = [], []
     start = time.perf_counter()
-    for step in tqdm(range(config.train_steps), disable=not progress, desc="training the denoiser"):
-        idx = torch.randint(len(images), (config.batch_size,), generator=gen)
+    for step in tqdm(range(run.steps), disable=not progress, desc="training the denoiser"):
+        idx = torch.randint(len(images), (run.batch_size,), generator=gen)
         x0, c = images[idx], cond[idx].clone()
-        drop = torch.rand(config.batch_size, generator=gen) < config.p_uncond
+        drop = torch.rand(run.batch_size, generator=gen) < run.p_uncond
         c[drop] = -1
-        t = torch.randint(scheduler.config.num_train_timesteps, (config.batch_size,), generator=gen)
+        t = torch.randint(scheduler.config.num_train_timesteps, (run.batch_size,), generator=gen)
         eps = torch.randn(x0.shape, generator=gen)
         xt = forward_process(x0, eps, abar[t])
         loss = F.mse_loss(model(xt, t, c), _target(scheduler, x0, eps, t, config.prediction))
