@@ -2,6 +2,7 @@
 alone recomputes the chapter's bias amplification."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from earlybias.pruning import analysis, metrics
@@ -178,3 +179,81 @@ def test_threshold_fix_needs_an_increase_beyond_seed_spread():
     assert weak["ba_change_max_in_2sd"] < 1
     assert weak["threshold_fix_share"] == 0.0
     assert not _claims(_outputs(noisy))["threshold-fix"].passed
+
+
+RANKED = ("interdependence-links-bias", "dense-predicts-attributes")
+
+
+def _ranked_world(strength):
+    """Eight attributes, the last protected and coupled to the seven targets. Target a's dense
+    logits get noisier with a, so the dense model grows less certain along a; at the top sparsity
+    seed i's logits of target a move towards the protected attribute by ``strength(i, a)``."""
+    rng = np.random.default_rng(7)
+    n_attr, sparsities = 8, np.array([0.0, 0.8, 0.9, 0.98])
+
+    def draw(n):
+        y = (rng.random((n, n_attr)) < 0.4).astype(np.int64)
+        y[:, :-1] = np.where(rng.random((n, n_attr - 1)) < 0.5, y[:, -1:], y[:, :-1])
+        return y
+
+    train, val, test = draw(6000), draw(2000), draw(4000)
+    noise = np.linspace(0.5, 4.0, n_attr)
+
+    def logits(labels):
+        out = np.empty((len(sparsities), SEEDS, *labels.shape))
+        for i in range(SEEDS):
+            dense = (2 * labels - 1) * 4.0 + rng.normal(0, 1.0, labels.shape) * noise
+            out[:, i] = dense
+            for a in range(n_attr - 1):
+                s = strength(i, a)
+                out[-1, i, :, a] = (1 - s) * dense[:, a] + s * (2 * labels[:, -1] - 1) * 4.0
+        return out
+
+    names = np.array([f"a{i}" for i in range(n_attr)])
+    return Outputs(sparsities, logits(test), logits(val), test, val, train, names, np.array([n_attr - 1]))
+
+
+def test_attribute_claims_pass_when_every_seed_ranks_the_attributes_alike():
+    # The less certain the dense model, the more pruning pulls the attribute to the protected one.
+    result = analysis.analyse(_ranked_world(lambda i, a: 0.1 * a))
+    claims = {c.id: c for c in result.claims}
+    assert result.metrics["ba_growth_differs_p"] < 0.01
+    for name in RANKED:
+        assert claims[name].passed, (name, claims[name].measured)
+
+
+def test_attribute_claims_fail_when_only_one_seed_moves():
+    # Seed 0 alone ranks the attributes: the seed mean still ranks with the dense criterion, but
+    # the growths do not differ beyond the seeds' spread, so there is nothing to predict.
+    result = analysis.analyse(_ranked_world(lambda i, a: 0.1 * a if i == 0 else 0.0))
+    claims = {c.id: c for c in result.claims}
+    assert result.metrics["attribute_rank_corr"] > 0.8
+    assert result.metrics["ba_growth_differs_p"] > 0.05
+    for name in RANKED:
+        assert not claims[name].passed and claims[name].measured == 1.0
+
+
+def test_attribute_claims_fail_when_the_criterion_ranks_backwards():
+    # Pruning pulls the *certain* attributes: growth differs, but against the dense criterion.
+    result = analysis.analyse(_ranked_world(lambda i, a: 0.1 * (6 - a)))
+    assert result.metrics["ba_growth_differs_p"] < 0.01
+    assert not {c.id: c for c in result.claims}["dense-predicts-attributes"].passed
+
+
+def test_ranking_p_counts_the_orderings_at_least_as_good():
+    assert analysis.ranking_p(np.arange(6.0), np.arange(6.0)) == pytest.approx(1 / 720)
+    assert analysis.ranking_p(np.arange(6.0), -np.arange(6.0)) == 1.0
+    # n = 3, rho = 1/2: of the six orderings, the identity and two single swaps reach 1/2.
+    assert analysis.ranking_p(np.array([1.0, 2, 3]), np.array([1.0, 3, 2])) == pytest.approx(0.5)
+    assert np.isnan(analysis.ranking_p(np.ones(5), np.arange(5.0)))
+    # Beyond exact enumeration, a seeded Monte Carlo: a perfect ranking of 12 is at its floor.
+    assert analysis.ranking_p(np.arange(12.0), np.arange(12.0)) == pytest.approx(1 / 20_001)
+
+
+def test_growth_differs_p_is_the_one_way_anova():
+    from scipy.stats import f
+
+    # Groups (1, 2, 3) and (4, 5, 6): between-groups mean square 13.5, within 1, F = 13.5 on (1, 4).
+    growth = pd.DataFrame([[1.0, 2, 3], [4.0, 5, 6]])
+    assert analysis.growth_differs_p(growth) == pytest.approx(f.sf(13.5, 1, 4))
+    assert np.isnan(analysis.growth_differs_p(growth.iloc[:1]))

@@ -31,6 +31,17 @@ NOT_REPRODUCED: dict[str, str] = {
         "their own share, but less than the three times fixed in advance (section 'What the "
         "dense model tells in advance')"
     ),
+    "interdependence-links-bias": (
+        "only a handful of attributes are valid targets of bias amplification in our world, and their "
+        "growths of bias under pruning hardly exceed the seeds' spread: the growth of interdependence "
+        "does not rank with them better than chance, or there is no ranking to match (section "
+        "'Uncertainty and interdependence')"
+    ),
+    "dense-predicts-attributes": (
+        "the attributes' growths of bias under pruning hardly exceed the seeds' spread (as for "
+        "interdependence-links-bias), and the dense model's uncertain share ranks with them well in "
+        "some seeds and not at all in others (section 'What the dense model tells in advance')"
+    ),
 }
 
 PARAMS = (

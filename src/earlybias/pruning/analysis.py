@@ -7,11 +7,12 @@ this module applies them over sparsities, seeds and attributes.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
 import pandas as pd
-from scipy.stats import spearmanr
+from scipy.stats import f_oneway, rankdata, spearmanr
 
 from earlybias.claims import Experiment, above, at_least, below
 from earlybias.pruning import metrics as M
@@ -34,6 +35,10 @@ PAPER = "iofinova2023pruning"
 MODERATE = (0.8, 0.9)
 #: Dense-model uncertainty margin: |sigma(z) - 1/2| < 0.4 (the paper's code, compute_errors).
 MARGIN = 0.4
+#: Significance level of the attribute-level claims (``ranking_p``).
+ALPHA = 0.05
+#: Up to this many attributes ``ranking_p`` enumerates every ordering (8! = 40,320).
+_EXACT_UP_TO = 8
 
 
 def _preds(logits, thresholds=None):
@@ -202,6 +207,48 @@ def _rank_corr(x: np.ndarray, y: np.ndarray) -> float:
     return float(spearmanr(x[ok], y[ok]).statistic)
 
 
+def growth_by_seed(attrs: pd.DataFrame, sparsity: float, column: str = "bias_amplification") -> pd.DataFrame:
+    """Per attribute (rows) and seed (columns): ``column`` at ``sparsity`` minus the dense
+    model's of the same seed; attributes undefined for some seed dropped."""
+
+    def at(s):
+        return attrs[np.isclose(attrs.sparsity, s)].set_index(["seed", "attribute"])[column]
+
+    return (at(sparsity) - at(0.0)).unstack("seed").dropna()
+
+
+def growth_differs_p(growth: pd.DataFrame) -> float:
+    """One-way ANOVA p-value of "all attributes grow alike", the seeds as replicates: small when
+    the attributes' growths differ beyond the seeds' spread. Only then is there a ranking of
+    attributes for another quantity to predict (NaN for fewer than two attributes or seeds)."""
+    if len(growth) < 2 or growth.shape[1] < 2:
+        return float("nan")
+    p = f_oneway(*growth.to_numpy()).pvalue
+    return float(p) if np.isfinite(p) else float("nan")
+
+
+def ranking_p(x: np.ndarray, y: np.ndarray, seed: int = 0) -> float:
+    """One-sided permutation p-value of Spearman's correlation of x with y: the share of the
+    orderings of y under which x ranks with y at least as well as observed, that is the chance of
+    so good a ranking when x is unrelated to y. Exact (every ordering) up to ``_EXACT_UP_TO``
+    values, beyond it a Monte Carlo of 20,000 seeded orderings ((hits + 1) / (20,000 + 1)). NaN
+    when either does not vary."""
+    if np.isnan(_rank_corr(x, y)):
+        return float("nan")
+    ok = np.isfinite(x) & np.isfinite(y)
+    rx, ry = rankdata(x[ok]), rankdata(y[ok])
+    n = len(rx)
+    if n <= _EXACT_UP_TO:
+        orders = np.array(list(itertools.permutations(range(n))))
+    else:
+        orders = np.random.default_rng(seed).permuted(np.tile(np.arange(n), (20_000, 1)), axis=1)
+    rx, ry = rx - rx.mean(), ry - ry.mean()
+    scale = np.sqrt((rx**2).sum() * (ry**2).sum())
+    observed, null = rx @ ry / scale, ry[orders] @ rx / scale
+    hits = int((null >= observed - 1e-12).sum())
+    return hits / len(orders) if n <= _EXACT_UP_TO else (hits + 1) / (len(orders) + 1)
+
+
 def analyse(o: Outputs) -> Experiment:
     """The chapter's headline metrics, the tables behind its figures, and its eight claims."""
     models = per_model(o)
@@ -255,6 +302,17 @@ def analyse(o: Outputs) -> Experiment:
     m["attribute_rank_corr"] = _rank_corr(
         growth.dense_uncertain_share.to_numpy(), growth.ba_growth.to_numpy()
     )
+    # The attribute-level claims rank attributes by their growth of bias. That ranking must exist
+    # (the attributes differ beyond the seeds' spread) and be matched better than chance would.
+    m["ba_growth_differs_p"] = growth_differs_p(growth_by_seed(attrs, top))
+    m["n_ranked_attributes"] = float(growth.ba_growth.notna().sum())
+    for name, x in (
+        ("interdependence_bias", growth.interdependence_growth),
+        ("attribute_rank", growth.dense_uncertain_share),
+    ):
+        p = ranking_p(x.to_numpy(), growth.ba_growth.to_numpy())
+        m[f"{name}_p"] = p
+        m[f"{name}_evidence_p"] = p if m["ba_growth_differs_p"] < ALPHA and np.isfinite(p) else 1.0
 
     sus = susceptibility(o)
     m["susceptible_share"] = sus["flagged"].mean()
@@ -327,13 +385,15 @@ def analyse(o: Outputs) -> Experiment:
         )
     )
     claims.append(
-        above(
+        below(
             "interdependence-links-bias",
             PAPER,
-            "Across attributes, the growth of interdependence ranks with the growth of bias "
-            "amplification (Spearman correlation above 0.3)",
-            _or_zero(m["interdependence_bias_corr"]),
-            0.3,
+            "Across attributes, the growth of interdependence ranks with the growth of bias amplification "
+            f"better than chance (Spearman, one-sided permutation p below {ALPHA}); measured: that p, "
+            f"counted as 1 unless the attributes' growths of bias differ beyond the seeds' spread "
+            f"(one-way ANOVA p below {ALPHA})",
+            m["interdependence_bias_evidence_p"],
+            ALPHA,
         )
     )
     claims.append(
@@ -357,13 +417,15 @@ def analyse(o: Outputs) -> Experiment:
         )
     )
     claims.append(
-        above(
+        below(
             "dense-predicts-attributes",
             PAPER,
             "Across attributes, the dense model's uncertain share ranks with the growth of bias "
-            "amplification under pruning (Spearman correlation above 0.3)",
-            _or_zero(m["attribute_rank_corr"]),
-            0.3,
+            f"amplification under pruning better than chance (Spearman, one-sided permutation p below "
+            f"{ALPHA}); measured: that p, counted as 1 unless the attributes' growths of bias differ "
+            f"beyond the seeds' spread (one-way ANOVA p below {ALPHA})",
+            m["attribute_rank_evidence_p"],
+            ALPHA,
         )
     )
     data = {"models": models, "attributes": attrs, "growth": growth.reset_index(), "threshold_fix": fix}
