@@ -14,6 +14,10 @@ from earlybias.results import load_results
 
 pytestmark = pytest.mark.slow
 
+#: DESIGN.md, "Performance budgets": 8 minutes from an empty cache, the diffusion chapter (which
+#: trains a generative model) 20.
+COLD_BUDGET_S = {"diffusion": 1200}
+
 
 @pytest.mark.parametrize("chapter", CHAPTERS.values(), ids=lambda c: c.id)
 def test_default_profile_claims_pass_or_fail_as_listed(book_runs, chapter):
@@ -29,8 +33,9 @@ def test_default_profile_claims_pass_or_fail_as_listed(book_runs, chapter):
     ]
     assert not wrong, wrong
     assert set(chapter.not_reproduced) <= {c.id for c in claims}, "NOT_REPRODUCED names no claim"
-    # CI executes the book from an empty cache: the cold budget of DESIGN.md (8 minutes).
-    assert record["runtime_s"] < 480, "each chapter's default profile runs in at most 8 minutes cold"
+    # CI executes the book from an empty cache: the cold budgets of DESIGN.md.
+    budget = COLD_BUDGET_S.get(chapter.id, 480)
+    assert record["runtime_s"] < budget, f"{chapter.id} runs in at most {budget / 60:.0f} minutes cold"
 
 
 def test_unchanged_inputs_execute_nothing(book_runs):

@@ -154,6 +154,27 @@ def test_sampler_counts_the_evaluations_it_saves(tiny):
     assert torch.allclose(cont.final, rec.final, atol=1e-5)
 
 
+def test_branched_switches_equal_every_switch_run_from_the_start(tiny):
+    # The switch experiment runs A once and branches to B at each switch step; with DDIM that is
+    # the trajectory a row switched at that step would follow from the first step.
+    x, a = initial_noise(3, 16, 0), ex.random_conditions(3, 1)
+    b = ex.switched(a, 1, 2)
+    ks = np.array([0, 2, 5])
+    prefix, branches = ex._switched_runs(tiny, x, a, b, ks, n_steps=5, guidance=1.5, sampler="ddim", seed=0)
+    direct = sample(
+        tiny,
+        x.repeat_interleave(3, dim=0),
+        a.repeat_interleave(3, dim=0),
+        switch_cond=b.repeat_interleave(3, dim=0),
+        switch_step=torch.from_numpy(np.tile(ks, 3)),
+        n_steps=5,
+        guidance=1.5,
+    )
+    assert torch.allclose(branches.final, direct.final, atol=1e-4)
+    assert torch.allclose(branches.final[2::3], prefix.final, atol=1e-5)  # k = 5: never switched
+    assert branches.evaluations == 3 * 2 * (5 + 3 + 0) < direct.evaluations
+
+
 def test_training_runs_and_is_seeded():
     m1, log = dm.train(TINY)
     m2, _ = dm.train(TINY)
@@ -198,6 +219,15 @@ def test_claim_x0_readout_fails_when_x0_disagrees():
     agreement = np.linspace(0.2, 1.0, 20)[:, None].repeat(5, axis=1)
     assert ex.agreement_at(agreement, 0.0) == pytest.approx(0.2)
     assert ex.agreement_at(agreement, 0.5) == pytest.approx(agreement[10, 0])
+
+
+def test_x0_readout_counts_nothing_at_the_last_step():
+    # 20 steps: tau50 0.3 + margin 0.1 reads step 8. A colour decided at 0.9 would be read at the
+    # last step, where x̂0 is the sample itself and agrees by construction: that is no evidence.
+    agreement = np.linspace(0.2, 1.0, 20)[:, None].repeat(5, axis=1)
+    assert ex.readout_agreement(agreement, 0.3) == pytest.approx(agreement[8, 0])
+    assert ex.readout_agreement(agreement, 0.85) == 0.0
+    assert not ex.claim_x0_readout(ex.readout_agreement(np.ones((20, 5)), 0.9)).passed
 
 
 def test_claim_resampling_stable_fails_when_a_factor_is_lost():

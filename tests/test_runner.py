@@ -116,6 +116,22 @@ SMOKE = {
             "attribute_rank_corr",
         ],
     ),
+    "diffusion": (
+        ["guidance_scale=2.0"],
+        {"guidance_scale": 2.0},
+        [
+            "judge_acc_min",
+            "generation_acc_min",
+            "tau50_color",
+            "tau50_shape",
+            "tau50_texture",
+            "x0_agreement_color",
+            "resample_stability",
+            "tau50_shift_bias",
+            "guidance_drop_change_rate",
+            "guidance_drop_saving",
+        ],
+    ),
 }
 
 

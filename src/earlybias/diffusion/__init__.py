@@ -34,6 +34,11 @@ NOT_REPRODUCED: dict[str, str] = {
         "(the bootstrap interval of their difference includes 0 or lies below it); with the v target "
         "texture comes clearly before colour (table of training choices)"
     ),
+    "x0-readout": (
+        "colour is decided in the last steps, so tau50(colour) plus the margin reaches the last step, "
+        "where the predicted clean image is the sample itself: there is no window in which to read the "
+        "decision early (section 'Reading the decision off x0')"
+    ),
     "resampling-stable": (
         "colour, shape and texture are decided so late that their tau50 lies past the last "
         "resampling point: nothing is decided in time to be tested, and without the condition shape "
@@ -42,9 +47,9 @@ NOT_REPRODUCED: dict[str, str] = {
     ),
     "guidance-can-stop": (
         "with colour, shape and texture decided in the last steps, no stop point lies past every "
-        "factor's tau50 plus the margin, and dropping the condition even at the last stop point (90 % "
-        "of the steps) still changes a factor in about a quarter of the samples or more (section "
-        "'Early decisions make inference cheaper')"
+        "factor's tau50 plus the margin, and dropping the condition even at the last stop point "
+        "still changes a factor in many times the 5 % allowed (section 'Early decisions make "
+        "inference cheaper')"
     ),
 }
 
@@ -143,14 +148,14 @@ def check_params(params: dict) -> None:
         )
 
 
-# Cost model, calibrated on default runs on the study's 2-core machine (one torch thread, the
-# other core busy with another job): 0.19 s per training step per model at width 32 and 16 x 16
-# pixels (675 s for the three models of seed 1), growing with the square of the width and the
-# number of pixels; 0.8 s per thousand denoiser evaluations of the experiments and exercises
-# (sampling, the judges, the figures: about 400 s with every model cached); a fixed part (kernel,
-# imports, the judges' training: about 110 s).
-_TRAIN_S_PER_STEP = 0.19
-_EVAL_S_PER_1000 = 0.8
+# Cost model, calibrated on default runs on the study's 2-core machine with nothing else running:
+# 0.13 s per training step per model at width 32 and 16 x 16 pixels (465 s for the three models
+# of seed 1; 0.15 kept for headroom), growing with the square of the width and the number of
+# pixels; 0.3 s per thousand denoiser evaluations of the experiments and exercises (sampling,
+# the judges, the figures: 107 s for a run with every model cached); a fixed part (kernel,
+# imports, the judges' training).
+_TRAIN_S_PER_STEP = 0.15
+_EVAL_S_PER_1000 = 0.3
 _FIXED_S = 120.0
 
 
@@ -164,15 +169,21 @@ def n_models(params: dict) -> int:
 
 
 def n_evaluations(params: dict) -> int:
-    """Denoiser evaluations of the five experiments and the exercises (two per guided step)."""
-    n, steps, S = params["n_samples"], params["n_steps"], len(params["switch_points"])
-    switch = len(FACTORS) * n * S * steps * 2
-    bias = (len(params["bias_rho"])) * n * S * steps * 2
+    """Denoiser evaluations of the five experiments and the exercises (two per guided step). A
+    switch experiment runs condition A once and branches to B at each switch point (a branch at
+    fraction tau runs the remaining 1 - tau of the steps); dropping the condition branches alike
+    from the guided reference, one evaluation a step."""
+    n, steps = params["n_samples"], params["n_steps"]
+    taus = list(params["switch_points"])
+    branched = steps * (1 + sum(1 - t for t in taus))  # steps of one pair over all switch points
+    dropped = steps * sum(1 - t for t in taus if t < 1)  # after each stop point, unguided
+    switch = len(FACTORS) * n * branched * 2
+    bias = len(params["bias_rho"]) * n * branched * 2
     gen = 500 * steps * 2 + n * steps * 2
-    resample = 32 * params["n_resamples"] * S * steps // 2 + 32 * steps * 2
-    drop = n * 4 * (S + 1) * steps * 3 // 2
-    exercises = 2 * 2 * n * S * steps * 2  # two switch experiments on colour and texture
-    return switch + bias + gen + resample + drop + exercises
+    resample = 32 * params["n_resamples"] * len(taus) * steps // 2 + 32 * steps * 2
+    drop = 4 * n * (2 * steps + dropped)
+    exercises = 2 * 2 * n * branched * 2  # two switch experiments on colour and texture
+    return int(switch + bias + gen + resample + drop + exercises)
 
 
 def estimate(params: dict) -> Estimate:

@@ -45,6 +45,7 @@ __all__ = [
     "generation",
     "prompt_switch",
     "x0_readout",
+    "readout_agreement",
     "resampling",
     "bias_timing",
     "guidance_drop",
@@ -57,9 +58,10 @@ __all__ = [
     "claim_guidance_can_stop",
 ]
 
-PARK = "Park, Chun, Heo, Han 2025 (arXiv 2502.08167)"
-YI = "Yi, Li, Xin, Li, NeurIPS 2024 (arXiv 2405.15330)"
-#: Thresholds fixed before any run (the issue's; the papers give curves, not numbers).
+#: The papers' keys in book/references.bib (the report cites each claim's paper).
+PARK = "park2025early"
+YI = "yi2024mechanism"
+#: Thresholds fixed before any run (the study's own: the papers give curves, not numbers).
 GENERATION_MIN = 0.90
 COLOUR_EARLY_MAX = 0.30
 X0_MARGIN = 0.10
@@ -132,6 +134,37 @@ def generation(
     return Experiment(metrics, {"cond": cond, "judged": judged, "images": out.final, "accuracy": acc})
 
 
+def _switched_runs(model, x, a, b, ks, *, n_steps, guidance, sampler, seed, stop=False):
+    """Every row of ``x`` (P, 3, S, S) run under condition ``a`` (P, 5), branched at every step of
+    ``ks``: from the state before step k, condition ``b`` to the end (``stop``: no condition, one
+    unconditional evaluation a step). Returns the unbranched run (``a`` to the end) and the
+    branches, rows (P x len(ks)) in the order row, k.
+
+    The trajectories that switch at k and at k' > k share their first k steps, so the A
+    trajectories run once and each branch only from its switch on: with switch points spread
+    over the trajectory this costs about half the evaluations of running every row from the
+    start. With DDIM the result is the same trajectory; with DDPM the branches share the prefix's
+    noise and draw their own after it."""
+    P, S = len(x), len(ks)
+    prefix = sample(
+        model, x, a, n_steps=n_steps, guidance=guidance, sampler=sampler, seed=seed, record_states=True
+    )
+    k = torch.from_numpy(np.tile(ks, P))
+    rows = torch.arange(P).repeat_interleave(S)
+    return prefix, sample(
+        model,
+        prefix.states[k, rows],
+        b.repeat_interleave(S, dim=0),
+        n_steps=n_steps,
+        guidance=guidance,
+        sampler=sampler,
+        start_step=k,
+        stop_step=k if stop else None,
+        after_stop="condition",
+        seed=seed + 1,
+    )
+
+
 def prompt_switch(
     model,
     judges,
@@ -163,14 +196,12 @@ def prompt_switch(
     A = torch.cat(As).repeat_interleave(S, dim=0)  # rows: factor, pair, switch point
     B = torch.cat(Bs).repeat_interleave(S, dim=0)
     noise = initial_noise(n, model.config.image_size, seed + 2)  # one noise per pair, every point
-    x = noise.repeat(len(idx), 1, 1, 1).repeat_interleave(S, dim=0)
-    step = torch.from_numpy(np.tile(ks, len(idx) * n))
-    out = sample(
+    _, out = _switched_runs(
         model,
-        x,
-        A,
-        switch_cond=B,
-        switch_step=step,
+        noise.repeat(len(idx), 1, 1, 1),
+        torch.cat(As),
+        torch.cat(Bs),
+        ks,
         n_steps=n_steps,
         guidance=guidance,
         sampler=sampler,
@@ -219,6 +250,16 @@ def agreement_at(agreement: np.ndarray, fraction: float, factor: str = "color") 
     n_steps = len(agreement)
     i = min(n_steps - 1, max(0, math.floor(fraction * n_steps + 1e-9)))
     return float(agreement[i, FACTORS.index(factor)])
+
+
+def readout_agreement(agreement: np.ndarray, tau50_colour: float) -> float:
+    """The x0-readout claim's value: x̂0's colour agreement at tau50(colour) + ``X0_MARGIN``, or 0
+    when that point is the last step (or beyond): the last x̂0 is the sample itself, so agreement
+    there is certain and says nothing about when colour could be read."""
+    n_steps = len(agreement)
+    if math.floor((tau50_colour + X0_MARGIN) * n_steps + 1e-9) >= n_steps - 1:
+        return 0.0
+    return agreement_at(agreement, tau50_colour + X0_MARGIN, "color")
 
 
 def resampling(
@@ -286,11 +327,14 @@ def typical_pairs(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
 def bias_timing(
     models: dict[float, object], judges, *, n: int, n_steps: int, switch_points, guidance, sampler, seed
 ) -> Experiment:
-    """Experiment 4: for each rho, the colour switch from a shape's usual colour to another.
-    ``metrics``: ``tau50_rho<rho>``, ``switch_success_rho<rho>`` (P(final has B's colour), mean
-    over switch points); ``data["boot"][rho]``: bootstrap tau50s."""
+    """Experiment 4: for each rho, the colour switch from a shape's usual colour to another, the
+    same pairs and noises for every rho. ``metrics``: ``tau50_rho<rho>``, ``switch_success_rho<rho>``
+    (P(final has B's colour), mean over switch points), ``tau50_shift`` and
+    ``switch_success_shift`` (largest rho minus smallest); ``data["boot"][rho]`` bootstrap tau50s
+    and ``data["success_boot"][rho]`` bootstrap switch successes, the same resampled rows for every
+    rho (the design is paired)."""
     a, b = typical_pairs(n, seed + 20)
-    metrics, data = {}, {"curves": {}, "boot": {}, "follow": {}}
+    metrics, data = {}, {"curves": {}, "boot": {}, "follow": {}, "success_boot": {}}
     for rho, model in models.items():
         exp = prompt_switch(
             model,
@@ -311,9 +355,12 @@ def bias_timing(
         data["curves"][rho] = keep.mean(axis=0)
         data["follow"][rho] = exp.data["follow"]["color"].mean(axis=0)
         data["boot"][rho] = bootstrap_tau50(keep, exp.data["fractions"], seed=seed)
+        rows = np.random.default_rng(seed).integers(0, n, size=(N_BOOT, n))  # bootstrap_tau50's rows
+        data["success_boot"][rho] = exp.data["follow"]["color"].mean(axis=1)[rows].mean(axis=1)
         data["fractions"] = exp.data["fractions"]
     rhos = sorted(models)
-    metrics["tau50_shift"] = metrics[f"tau50_rho{rhos[-1]:g}"] - metrics[f"tau50_rho{rhos[0]:g}"]
+    for name in ("tau50", "switch_success"):
+        metrics[f"{name}_shift"] = metrics[f"{name}_rho{rhos[-1]:g}"] - metrics[f"{name}_rho{rhos[0]:g}"]
     return Experiment(metrics, data)
 
 
@@ -328,19 +375,12 @@ def guidance_drop(
     ks = _steps(fractions, n_steps)
     cond = random_conditions(n, seed + 8)
     x = initial_noise(n, model.config.image_size, seed + 9)
-    R = len(ks) + 1  # row block 0: the reference, guided to the end; block r: dropped at ks[r - 1]
-    out = sample(
-        model,
-        x.repeat(R, 1, 1, 1),
-        cond.repeat(R, 1),
-        n_steps=n_steps,
-        guidance=guidance,
-        sampler=sampler,
-        stop_step=torch.from_numpy(np.concatenate([[n_steps], ks])).repeat_interleave(n),
-        after_stop="condition",
-        seed=seed,
+    ref, out = _switched_runs(
+        model, x, cond, cond, ks, n_steps=n_steps, guidance=guidance, sampler=sampler, seed=seed, stop=True
     )
-    judged = judges.predict(out.final).view(R, n, len(FACTORS))
+    R = len(ks) + 1  # row block 0: the reference, guided to the end; block r: dropped at ks[r - 1]
+    final = torch.cat([ref.final, out.final.view(n, len(ks), *x.shape[1:]).transpose(0, 1).flatten(0, 1)])
+    judged = judges.predict(final).view(R, n, len(FACTORS))
     change = (judged[1:] != judged[0][None]).any(dim=2).float().mean(dim=1).numpy()
     per_factor = (judged[1:] != judged[0][None]).float().mean(dim=1).numpy()
     saving = (n_steps - ks) / (2 * n_steps)  # two evaluations per guided step, one after
@@ -363,9 +403,10 @@ def claim_generation_works(accuracy: dict[str, float]) -> Claim:
     worst = min(accuracy, key=accuracy.get)
     return at_least(
         "generation-works",
-        "precondition (issue: the experiments mean nothing below it)",
-        f"Generation accuracy (judged factor = requested factor) is at least 90 % for every "
-        f"factor; the worst is {worst}.",
+        PARK,
+        f"Precondition of every experiment (below it a switch measures the model's failures, not its "
+        f"decisions): generation accuracy (judged factor = requested factor) is at least 90 % for "
+        f"every factor; the worst is {worst}.",
         accuracy[worst],
         GENERATION_MIN,
     )
@@ -374,8 +415,9 @@ def claim_generation_works(accuracy: dict[str, float]) -> Claim:
 def claim_colour_early(tau50_color: float) -> Claim:
     return Claim(
         "colour-early",
-        f"{PARK}, Sec. 4: colour is fixed in the first steps",
-        "Colour is decided early: its tau50 lies in the first 30 % of the steps.",
+        PARK,
+        "Colour is fixed in the first steps (Park et al., Sec. 4): its tau50 lies in the first 30 % "
+        "of the steps.",
         float(tau50_color),
         f"<= {COLOUR_EARLY_MAX:g}",
         bool(tau50_color <= COLOUR_EARLY_MAX),
@@ -389,9 +431,9 @@ def claim_order(boot_texture: np.ndarray, boot_colour: np.ndarray) -> Claim:
     lo = float(np.quantile(diff, 0.025))
     return Claim(
         "order",
-        f"{PARK}, Sec. 4: colour is decided before material",
-        "Colour is decided before texture (the study's material): the lower end of the bootstrap "
-        "95 % interval of tau50(texture) - tau50(colour) is above 0.",
+        PARK,
+        "Colour is decided before material (Park et al., Sec. 4), here texture: the lower end of the "
+        "bootstrap 95 % interval of tau50(texture) - tau50(colour) is above 0.",
         lo,
         "> 0",
         bool(lo > 0),
@@ -401,9 +443,11 @@ def claim_order(boot_texture: np.ndarray, boot_colour: np.ndarray) -> Claim:
 def claim_x0_readout(agreement_color: float) -> Claim:
     return at_least(
         "x0-readout",
-        f"{YI}: the image's main content is visible in the early x̂0",
-        "x̂0's colour agrees with the final colour for at least 90 % of samples by step "
-        "tau50(colour) + 10 % of the steps.",
+        YI,
+        "The decision can be read off the predicted clean image soon after it is made (Yi et al.: the "
+        "main content is visible in the early x̂0): x̂0's colour agrees with the final colour for at "
+        "least 90 % of samples by step tau50(colour) + 10 % of the steps, a point before the last "
+        "step (past it x̂0 is the final image, and agreement proves nothing: counted as 0).",
         agreement_color,
         X0_MIN,
     )
@@ -413,19 +457,26 @@ def claim_resampling_stable(survival: dict[str, float]) -> Claim:
     worst = min(survival, key=lambda f: survival[f])
     return at_least(
         "resampling-stable",
-        f"{PARK}: once decided, a property stays",
-        f"Past each factor's tau50, the factor survives resampling (fresh noise, no condition) "
-        f"in at least 90 % of the continuations; the worst is {worst}.",
+        PARK,
+        f"Once decided, a property stays (Park et al.): past each factor's tau50, the factor "
+        f"survives resampling (fresh noise, no condition) in at least 90 % of the continuations; "
+        f"the worst is {worst}.",
         survival[worst],
         RESAMPLE_MIN,
     )
 
 
-def claim_bias_shifts_timing(taus: dict[float, float], boots: dict[float, np.ndarray]) -> Claim:
-    """Monotone in rho over the levels and the change from the smallest to the largest rho
-    outside the bootstrap 95 % interval of that change around 0 (the interval excludes 0)."""
-    rhos = sorted(taus)
-    values = np.array([taus[r] for r in rhos])
+def claim_bias_shifts_timing(success: dict[float, float], boots: dict[float, np.ndarray]) -> Claim:
+    """Monotone in rho over the levels, and the bootstrap 95 % interval of the change from the
+    smallest to the largest rho excludes 0. ``success``: switch success per rho (``bias_timing``),
+    ``boots``: its paired bootstrap draws.
+
+    Timing is measured by the switch success rather than tau50: where a factor is
+    decided in the last steps for every rho, tau50 is the crossing of nearly flat curves near the
+    end, and a change of a hundredth decides its monotonicity; the switch success averages the
+    whole curve, how far into the trajectory the factor can still be changed."""
+    rhos = sorted(success)
+    values = np.array([success[r] for r in rhos])
     steps = np.diff(values)
     monotone = bool(np.all(steps > 0) or np.all(steps < 0))
     diff = np.asarray(boots[rhos[-1]]) - np.asarray(boots[rhos[0]])
@@ -433,10 +484,12 @@ def claim_bias_shifts_timing(taus: dict[float, float], boots: dict[float, np.nda
     shift = float(values[-1] - values[0])
     return Claim(
         "bias-shifts-timing",
-        f"{PARK}, Sec. 4: the timing depends on the strength of bias",
-        f"tau50 of the correlated factor (colour) moves monotonically with rho over "
-        f"{', '.join(f'{r:g}' for r in rhos)}, and its bootstrap 95 % interval of the change "
-        f"from rho = {rhos[0]:g} to {rhos[-1]:g} excludes 0 (interval [{lo:.3f}, {hi:.3f}]).",
+        PARK,
+        f"The timing depends on the strength of bias (Park et al., Sec. 4): the switch success of the "
+        f"correlated factor (colour; the share of switched samples that end with the new colour, "
+        f"averaged over the switch points) moves monotonically with rho over "
+        f"{', '.join(f'{r:g}' for r in rhos)}, and the bootstrap 95 % interval of its change from "
+        f"rho = {rhos[0]:g} to {rhos[-1]:g} excludes 0 (interval [{lo:.3f}, {hi:.3f}]).",
         shift,
         "monotone, interval excludes 0",
         bool(monotone and (lo > 0 or hi < 0)),
@@ -446,9 +499,10 @@ def claim_bias_shifts_timing(taus: dict[float, float], boots: dict[float, np.nda
 def claim_guidance_can_stop(change_rate: float, saving: float, at: float) -> Claim:
     return Claim(
         "guidance-can-stop",
-        f"{YI}: removing the condition after the early stage barely changes the output",
-        f"Dropping the condition from tau = {at:.2f} on (every factor past its tau50 plus the "
-        f"margin) changes a factor in at most 5 % of samples, saving {saving:.0%} of the "
+        YI,
+        f"Removing the condition after the early stage barely changes the output (Yi et al.): "
+        f"dropping the condition from tau = {at:.2f} on (every factor past its tau50 plus the margin) "
+        f"changes a factor in at most 5 % of samples, saving {saving:.0%} of the "
         "denoiser evaluations.",
         float(change_rate),
         f"<= {DROP_MAX_CHANGE:g}",

@@ -128,23 +128,27 @@ def survival(data: dict, taus: dict):
     return fig
 
 
-def bias_curves(data: dict, taus: dict):
+def bias_curves(data: dict, taus: dict, success: dict):
+    """Left: P(final keeps the usual colour) against the switch point per rho, tau50 in the
+    legend. Right: the switch success against rho with its bootstrap 95 % interval."""
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.8))
     x = data["fractions"]
     rhos = sorted(data["curves"])
     for r in rhos:
-        a.plot(x, data["curves"][r], "o-", label=f"rho = {r:g}")
+        a.plot(x, data["curves"][r], "o-", label=f"rho = {r:g} (tau50 {taus[r]:.3f})")
     a.axhline(0.5, color="grey", lw=0.8)
     a.set_xlabel("switch point tau")
     a.set_ylabel("P(final keeps the usual colour)")
     a.legend(fontsize=8)
-    lo = [taus[r] - np.quantile(data["boot"][r], 0.025) for r in rhos]
-    hi = [np.quantile(data["boot"][r], 0.975) - taus[r] for r in rhos]
+    lo = [success[r] - np.quantile(data["success_boot"][r], 0.025) for r in rhos]
+    hi = [np.quantile(data["success_boot"][r], 0.975) - success[r] for r in rhos]
     pos = np.arange(len(rhos))
-    b.errorbar(pos, [taus[r] for r in rhos], yerr=[np.maximum(lo, 0), np.maximum(hi, 0)], fmt="o-", capsize=4)
+    b.errorbar(
+        pos, [success[r] for r in rhos], yerr=[np.maximum(lo, 0), np.maximum(hi, 0)], fmt="o-", capsize=4
+    )
     b.set_xticks(pos, [f"{r:g}" for r in rhos])
     b.set_xlabel("rho (shape-colour correlation of the training world)")
-    b.set_ylabel("tau50(colour)")
+    b.set_ylabel("switch success (new colour imposed)")
     return fig
 
 
