@@ -183,6 +183,15 @@ def test_training_runs_and_is_seeded():
         assert torch.equal(p, q)
 
 
+def test_cached_model_is_the_trained_one_and_remembers_its_training_time(tmp_path):
+    trained, first = dm.trained_model(TINY, cache_dir=tmp_path)
+    cached, again = dm.trained_model(TINY, cache_dir=tmp_path)
+    assert not first["cached"] and again["cached"] and again["seconds"] == 0.0
+    assert again["train_seconds"] == pytest.approx(first["train_seconds"]) and first["train_seconds"] > 0
+    for a, b in zip(trained.state_dict().values(), cached.state_dict().values()):
+        assert torch.equal(a, b)
+
+
 def test_model_config_rejects_bad_values():
     with pytest.raises(ValueError, match="prediction"):
         dm.ModelConfig(prediction="x")

@@ -514,12 +514,13 @@ def chapter_models(
     *, seed: int, train_steps: int, image_size: int, width: int, bias_rho, progress: bool = True
 ):
     """The judges and one trained model per rho of ``bias_rho`` (rho = 0: the main model), from
-    the cache or trained. Returns ``(judges, {rho: model}, {"seconds", "n_params"})``."""
+    the cache or trained. Returns ``(judges, {rho: model}, {"seconds": training seconds spent now,
+    "train_seconds": what training the models took, now or when cached, "n_params"})``."""
     from earlybias.diffusion.judges import JudgeConfig, trained_judges
     from earlybias.diffusion.model import ModelConfig, Training, n_parameters, trained_model
 
     judges = trained_judges(JudgeConfig(image_size=image_size, seed=seed))
-    models, seconds = {}, 0.0
+    models, seconds, recorded = {}, 0.0, 0.0
     for rho in sorted({0.0, *map(float, bias_rho)}):
         config = ModelConfig(
             image_size=image_size,
@@ -530,4 +531,9 @@ def chapter_models(
         )
         models[rho], info = trained_model(config, progress=progress)
         seconds += info["seconds"]
-    return judges, models, {"seconds": seconds, "n_params": n_parameters(models[0.0])}
+        recorded += info["train_seconds"]
+    return (
+        judges,
+        models,
+        {"seconds": seconds, "train_seconds": recorded, "n_params": n_parameters(models[0.0])},
+    )

@@ -399,9 +399,9 @@ MODEL_VERSION = 1
 
 def trained_model(config: ModelConfig, *, cache_dir=None, progress: bool = False) -> tuple[Denoiser, dict]:
     """The model of ``config`` from the cache (``earlybias.zoo.tensorcache``), trained and cached
-    when absent. Returns the model and ``{"seconds": training seconds (0 from the cache),
-    "cached": bool}``."""
-    from earlybias.zoo.tensorcache import cache_path, load_tensors, save_tensors
+    when absent. Returns the model and ``{"seconds": training seconds spent now (0 from the
+    cache), "train_seconds": what training it took, now or when it was cached, "cached": bool}``."""
+    from earlybias.zoo.tensorcache import cache_path, load_metadata, load_tensors, save_tensors
 
     key = asdict(config)
     path = cache_path("diffusion-model", key, MODEL_VERSION, cache_dir)
@@ -409,12 +409,14 @@ def trained_model(config: ModelConfig, *, cache_dir=None, progress: bool = False
         model = Denoiser(config)
         model.load_state_dict(load_tensors(path))
         model.eval()
-        return model, {"seconds": 0.0, "cached": True}
+        recorded = load_metadata(path).get("train_seconds", float("nan"))
+        return model, {"seconds": 0.0, "train_seconds": recorded, "cached": True}
     model, log = train(config, progress=progress)
     state = {k: v.contiguous() for k, v in model.state_dict().items()}
     save_tensors(path, state, {"kind": "diffusion-model", "config": key, "train_seconds": log["seconds"]})
     return model, {
         "seconds": log["seconds"],
+        "train_seconds": log["seconds"],
         "cached": False,
         "final_loss": float(np.mean(log["losses"][-100:])),
     }

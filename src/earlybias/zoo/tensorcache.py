@@ -63,6 +63,14 @@ def load_tensors(path: str | Path) -> dict[str, torch.Tensor]:
     return load_file(str(path))
 
 
+def load_metadata(path: str | Path) -> dict:
+    """The ``metadata`` that ``save_tensors`` kept in a file's header ({} when none)."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        return json.loads((f.metadata() or {}).get("json", "{}"))
+
+
 def cached(
     kind: str,
     config: dict,
