@@ -16,7 +16,8 @@
    unconditional evaluation per step instead of the two of guidance); how many samples change any
    factor against the share of evaluations saved.
 
-Every experiment puts all its trajectories (samples x switch points x factors) in one batch.
+Every experiment batches all its trajectories (samples x switch points x factors): the
+trajectories under the first condition in one batch, then every branch from them in another.
 Fractions of the trajectory: tau = k / n_steps when the first k steps used A; 0 = switched before
 the first step (all B), 1 = never switched (all A).
 """
@@ -41,6 +42,7 @@ __all__ = [
     "random_conditions",
     "switched",
     "tau50",
+    "bootstrap_rows",
     "bootstrap_tau50",
     "generation",
     "prompt_switch",
@@ -109,12 +111,17 @@ def tau50(fractions, p_keep) -> float:
     return float(x0 + (0.5 - y0) * (x1 - x0) / (y1 - y0))
 
 
+def bootstrap_rows(n: int, n_boot: int = N_BOOT, seed: int = 0) -> np.ndarray:
+    """Row indices (n_boot, n) of ``n_boot`` resamplings with replacement of ``n`` rows; the same
+    ``seed`` gives the same resamplings, which pairs the bootstraps of several conditions."""
+    return np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
+
+
 def bootstrap_tau50(keep: np.ndarray, fractions, n_boot: int = N_BOOT, seed: int = 0) -> np.ndarray:
     """tau50 of ``n_boot`` resamplings (with replacement) of the rows of ``keep`` (n, S): each row
     one starting noise, its outcome at every switch point (the curve's samples are paired)."""
-    rng = np.random.default_rng(seed)
     keep = np.asarray(keep, dtype=float)
-    idx = rng.integers(0, len(keep), size=(n_boot, len(keep)))
+    idx = bootstrap_rows(len(keep), n_boot, seed)
     curves = keep[idx].mean(axis=1)
     return np.array([tau50(fractions, c) for c in curves])
 
@@ -355,7 +362,7 @@ def bias_timing(
         data["curves"][rho] = keep.mean(axis=0)
         data["follow"][rho] = exp.data["follow"]["color"].mean(axis=0)
         data["boot"][rho] = bootstrap_tau50(keep, exp.data["fractions"], seed=seed)
-        rows = np.random.default_rng(seed).integers(0, n, size=(N_BOOT, n))  # bootstrap_tau50's rows
+        rows = bootstrap_rows(n, seed=seed)  # the rows of the tau50 bootstrap: paired
         data["success_boot"][rho] = exp.data["follow"]["color"].mean(axis=1)[rows].mean(axis=1)
         data["fractions"] = exp.data["fractions"]
     rhos = sorted(models)
