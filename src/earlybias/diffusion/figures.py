@@ -129,26 +129,30 @@ def survival(data: dict, taus: dict):
 
 
 def bias_curves(data: dict, taus: dict, success: dict):
-    """Left: P(final keeps the usual colour) against the switch point per rho, tau50 in the
-    legend. Right: the switch success against rho with its bootstrap 95 % interval."""
-    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.8))
+    """Left: P(final keeps the usual colour) against the switch point per rho. Middle: tau50
+    against rho; right: the switch success against rho; each with its bootstrap 95 % interval."""
+    fig, (a, b, c) = plt.subplots(1, 3, figsize=(13, 3.8))
     x = data["fractions"]
     rhos = sorted(data["curves"])
     for r in rhos:
-        a.plot(x, data["curves"][r], "o-", label=f"rho = {r:g} (tau50 {taus[r]:.3f})")
+        a.plot(x, data["curves"][r], "o-", label=f"rho = {r:g}")
     a.axhline(0.5, color="grey", lw=0.8)
     a.set_xlabel("switch point tau")
     a.set_ylabel("P(final keeps the usual colour)")
     a.legend(fontsize=8)
-    lo = [success[r] - np.quantile(data["success_boot"][r], 0.025) for r in rhos]
-    hi = [np.quantile(data["success_boot"][r], 0.975) - success[r] for r in rhos]
     pos = np.arange(len(rhos))
-    b.errorbar(
-        pos, [success[r] for r in rhos], yerr=[np.maximum(lo, 0), np.maximum(hi, 0)], fmt="o-", capsize=4
-    )
-    b.set_xticks(pos, [f"{r:g}" for r in rhos])
-    b.set_xlabel("rho (shape-colour correlation of the training world)")
-    b.set_ylabel("switch success (new colour imposed)")
+    for ax, values, boots, label in (
+        (b, taus, data["boot"], "tau50(colour)"),
+        (c, success, data["success_boot"], "switch success (new colour imposed)"),
+    ):
+        lo = [values[r] - np.quantile(boots[r], 0.025) for r in rhos]
+        hi = [np.quantile(boots[r], 0.975) - values[r] for r in rhos]
+        y = [values[r] for r in rhos]
+        ax.errorbar(pos, y, yerr=[np.maximum(lo, 0), np.maximum(hi, 0)], fmt="o-", capsize=4)
+        ax.set_xticks(pos, [f"{r:g}" for r in rhos])
+        ax.set_xlabel("rho (shape-colour correlation)")
+        ax.set_ylabel(label)
+    fig.tight_layout()
     return fig
 
 
