@@ -4,12 +4,16 @@ import numpy as np
 import pytest
 
 from earlybias.data.colored import (
+    BALANCED_RHO,
     BIAS_LEVELS,
+    BIASED_MNIST_COLORS,
     CLASS_COLORS,
     GROUP_COLORS,
     LEVEL_NAMES,
     PAPER_BIAS_LEVELS,
+    biased_mnist,
     color_digits,
+    draw_bias_colors,
     draw_shifts,
     group_digits,
     group_shares,
@@ -135,6 +139,45 @@ def test_group_digits_are_white_on_the_group_background(labels):
         )
 
 
+@pytest.mark.parametrize("rho", [0.99, 0.999, 0.5])
+def test_biased_mnist_gives_each_class_its_colour_in_a_share_rho(labels, rho):
+    # ReBias' rule per class: int(n_c rho) aligned, the rest in equal chunks over the other nine
+    # colours (ceil of the rest over nine, so every other colour gets that many but the last).
+    colors = draw_bias_colors(labels, rho, seed=3)
+    for c in range(10):
+        own = colors[labels == c]
+        n_c = len(own)
+        assert (own == c).sum() == int(n_c * rho)
+        rest = n_c - int(n_c * rho)
+        counts = np.bincount(own[own != c], minlength=10)
+        assert counts[c] == 0 and counts.sum() == rest
+        chunk = int(np.ceil(rest / 9))
+        others = np.sort(counts[np.arange(10) != c])[::-1]
+        assert np.array_equal(others, np.clip(rest - chunk * np.arange(9), 0, chunk))
+
+
+def test_balanced_biased_mnist_has_every_class_with_every_colour_alike(labels):
+    colors = draw_bias_colors(labels, BALANCED_RHO, seed=0)
+    table = np.zeros((10, 10), int)
+    np.add.at(table, (labels, colors), 1)
+    per_class = np.bincount(labels, minlength=10)
+    # rho = 1/10: each (class, colour) cell holds a tenth of the class, up to the rounding of chunks.
+    assert np.all(np.abs(table - per_class[:, None] / 10) <= per_class[:, None] / 90 + 1)
+
+
+def test_biased_mnist_images_are_white_digits_on_the_bias_colour():
+    X = np.zeros((4, 64), np.float32)
+    X[:, 10] = 1.0  # one pixel of full ink
+    y = np.array([0, 1, 2, 3])
+    images, colors, aligned = biased_mnist(X, y, rho=1.0, seed=0)
+    assert np.array_equal(colors, y) and aligned.all()
+    flat = images.reshape(4, 3, 64)
+    np.testing.assert_allclose(flat[:, :, 0], BIASED_MNIST_COLORS[y], rtol=1e-6)  # background
+    np.testing.assert_allclose(flat[:, :, 10], 1.0)  # ink is white whatever the colour
+    again = biased_mnist(X, y, rho=0.5, seed=5)
+    assert all(np.array_equal(a, b) for a, b in zip(again, biased_mnist(X, y, rho=0.5, seed=5)))
+
+
 def test_pools_are_disjoint_and_cover_the_digits():
     pools = digits_pools(seed=0)
     rows = {p: {r.tobytes() for part in ("X_train", "X_test") for r in pools[p][part]} for p in "AB"}
@@ -155,6 +198,8 @@ def test_pools_are_disjoint_and_cover_the_digits():
         (lambda: group_shares(0, 0.5), "minority_share must be a finite number > 0 and <= 0.333"),
         (lambda: group_digits(np.ones((3, 64)), [0.5, 0.5]), "shares must be 3"),
         (lambda: paint(np.ones((3, 64)), np.ones((3, 4))), "scale, offset in 3 channels"),
+        (lambda: draw_bias_colors(np.zeros(3, int), 1.5), "rho must be"),
+        (lambda: biased_mnist(np.ones((3, 64)), np.zeros(2, int), 0.9), r"label per sample \(3\)"),
     ],
 )
 def test_bad_input_names_the_argument(call, message):

@@ -11,6 +11,12 @@ Images are RGB, shape (3, 8, 8); an MLP sees them flattened to 192 features.
 The *group* variant draws white digits on one of three background colours and under-represents
 one group in training (``minority_share``), so that a detector can try to name the neglected
 group from the weights alone.
+
+The *Biased MNIST* variant (Bahng et al. 2020, ReBias; used by the debiasing-surgeon paper, Nahon
+et al. 2024) draws white digits on a background of one of ten colours; in each class a share
+``rho`` of the images gets the class's own colour and the rest are spread evenly over the other
+nine (``biased_mnist``). ``rho = 0.1`` gives every class every colour equally often: the unbiased
+test set and the bias-balanced set.
 """
 
 from __future__ import annotations
@@ -35,6 +41,11 @@ __all__ = [
     "group_shares",
     "draw_groups",
     "group_digits",
+    "BIASED_MNIST_COLORS",
+    "BIASED_MNIST_RHOS",
+    "BALANCED_RHO",
+    "draw_bias_colors",
+    "biased_mnist",
 ]
 
 # Mean colour of each class (RGB in [0, 1]): bright and spread over the cube, so that no class
@@ -210,3 +221,74 @@ def group_digits(X, shares, seed: int | np.random.Generator = 0):
     groups = draw_groups(len(X), shares, seed)
     background = GROUP_COLORS.astype(np.float32)[groups]
     return paint(X, 1.0 - background, background).reshape(len(X), 3, 8, 8), groups
+
+
+#: Background colour of each class in Biased MNIST, RGB in [0, 1]: ReBias' ``COLOUR_MAP``
+#: (datasets/biased_mnist.py of renahon/debiasing_surgeon_ffw, from NAVER's ReBias) over 255.
+BIASED_MNIST_COLORS = (
+    np.array(
+        [
+            [255, 0, 0],
+            [0, 255, 0],
+            [0, 0, 255],
+            [225, 225, 0],
+            [225, 0, 225],
+            [0, 255, 255],
+            [255, 128, 0],
+            [255, 0, 128],
+            [128, 0, 255],
+            [128, 128, 128],
+        ]
+    )
+    / 255.0
+)
+
+#: The four colour-label correlations of the Biased-MNIST benchmark as ReBias (Bahng et al. 2020)
+#: reports it ("high correlations but with small hints, e.g., rho=0.999", its dataset docstring).
+BIASED_MNIST_RHOS = (0.99, 0.995, 0.997, 0.999)
+
+#: rho at which every class has every colour equally often: the unbiased test set and the
+#: bias-balanced set (ReBias: "perfectly unbiased with rho=0.1").
+BALANCED_RHO = 0.1
+
+
+def draw_bias_colors(y, rho: float, seed: int | np.random.Generator = 0) -> np.ndarray:
+    """Background colour index (n,) of every image in ReBias' assignment (``_update_bias_indices``).
+
+    Within each class c of n_c images, taken in a random order: the first ``int(n_c * rho)`` get
+    colour c (bias-aligned); the others are cut into chunks of ``ceil((n_c - int(n_c rho)) / 9)``
+    consecutive images, and chunk j gets the j-th of the other nine colours in a random order
+    (bias-conflicting). The share of aligned images is ``rho`` up to rounding, for every class.
+    """
+    y = check_labels("y", y, n_classes=len(BIASED_MNIST_COLORS))
+    rho = check_real("rho", rho, 0.0, 1.0)
+    rng = _rng(seed)
+    n_colors = len(BIASED_MNIST_COLORS)
+    colors = np.empty(len(y), dtype=np.int64)
+    for c in range(n_colors):  # ten classes: a loop over classes, not images
+        idx = rng.permutation(np.flatnonzero(y == c))
+        n_aligned = int(len(idx) * rho)
+        colors[idx[:n_aligned]] = c
+        rest = idx[n_aligned:]
+        if len(rest):
+            others = rng.permutation([(c + k) % n_colors for k in range(1, n_colors)])
+            chunk = int(np.ceil(len(rest) / (n_colors - 1)))
+            colors[rest] = others[np.arange(len(rest)) // chunk]
+    return colors
+
+
+def biased_mnist(X, y, rho: float, seed: int | np.random.Generator = 0):
+    """Biased MNIST on the 8x8 digits: white digits on the background colour of ``draw_bias_colors``.
+
+    A pixel is ``x * white + (1 - x) * BIASED_MNIST_COLORS[b]`` for grey level x in [0, 1], as the
+    group digits are painted. ReBias first binarises its 28x28 digits (any ink is white); at 8x8
+    that would thicken every stroke into a blob, so the grey levels are kept (data/README.md).
+    Returns float32 images (n, 3, 8, 8), the colour index ``b`` (n,) and ``aligned`` (n,) bool:
+    the image has its class's colour (bias-aligned) or another (bias-conflicting).
+    """
+    X = _check_digits(X)
+    y = check_labels("y", y, len(X), n_classes=len(BIASED_MNIST_COLORS))
+    colors = draw_bias_colors(y, rho, seed)
+    background = BIASED_MNIST_COLORS.astype(np.float32)[colors]
+    images = paint(X, 1.0 - background, background).reshape(len(X), 3, 8, 8)
+    return images, colors, colors == y
