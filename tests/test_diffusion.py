@@ -111,6 +111,31 @@ def test_typical_pairs_follow_the_bias_mapping():
     assert (a[:, 0] != b[:, 0]).all()
 
 
+def test_rare_world_makes_crosses_rare_and_keeps_the_rest_balanced():
+    _, cond = dm.training_data(20_000, 0, rare=0.05)
+    shape = cond[:, dm.FACTORS.index("shape")]
+    cross = dm.WORLD_FACTORS["shape"].index(dm.RARE_SHAPE)
+    share = torch.bincount(shape, minlength=4).float() / len(shape)
+    assert abs(share[cross] - 0.05) < 0.006
+    assert torch.all((share[torch.arange(4) != cross] - 0.95 / 3).abs() < 0.015)
+    colour = torch.bincount(cond[:, 0], minlength=5).float() / len(cond)
+    assert torch.all((colour - 0.2).abs() < 0.015)
+    with pytest.raises(ValueError, match="rare"):
+        dm.world(rare=0.3)
+    with pytest.raises(ValueError, match="balanced"):
+        dm.world(balanced=False, rare=0.05)
+
+
+def test_rare_pairs_switch_a_common_shape_to_the_cross_or_to_another_common_one():
+    a, to_rare, to_common = ex.rare_pairs(200, 0)
+    s = dm.FACTORS.index("shape")
+    cross = dm.WORLD_FACTORS["shape"].index(dm.RARE_SHAPE)
+    assert torch.all(a[:, s] != cross) and torch.all(to_rare[:, s] == cross)
+    assert torch.all(to_common[:, s] != cross) and torch.all(to_common[:, s] != a[:, s])
+    others = [f for f in range(len(dm.FACTORS)) if f != s]
+    assert torch.equal(to_rare[:, others], a[:, others]) and torch.equal(to_common[:, others], a[:, others])
+
+
 def test_biased_world_couples_shape_and_colour():
     _, cond = dm.training_data(2000, 0, rho=0.99)
     lookup = torch.tensor(

@@ -100,6 +100,15 @@ PARAMS = (
         high=1.0,
     ),
     Param(
+        "rare_share",
+        "float",
+        0.05,
+        "share of crosses in the rare-value world of experiment 4, the other shapes equally likely "
+        "(0: no rare-value model)",
+        low=0.0,
+        high=0.2,
+    ),
+    Param(
         "guidance_scale",
         "float",
         1.5,
@@ -164,8 +173,8 @@ def _scale(params: dict) -> float:
 
 
 def n_models(params: dict) -> int:
-    """Models the chapter trains: the main one, plus one per nonzero rho."""
-    return 1 + sum(1 for r in params["bias_rho"] if r > 0)
+    """Models the chapter trains: the main one, one per nonzero rho and the rare-value world's."""
+    return 1 + sum(1 for r in params["bias_rho"] if r > 0) + (params["rare_share"] > 0)
 
 
 def n_evaluations(params: dict) -> int:
@@ -179,11 +188,12 @@ def n_evaluations(params: dict) -> int:
     dropped = steps * sum(1 - t for t in taus if t < 1)  # after each stop point, unguided
     switch = len(FACTORS) * n * branched * 2
     bias = len(params["bias_rho"]) * n * branched * 2
+    rare = (2 * 2 * n * branched * 2) if params["rare_share"] > 0 else 0  # 2 models x 2 targets
     gen = 500 * steps * 2 + n * steps * 2
     resample = 32 * params["n_resamples"] * len(taus) * steps // 2 + 32 * steps * 2
     drop = 4 * n * (2 * steps + dropped)
     exercises = 2 * 2 * n * branched * 2  # two switch experiments on colour and texture
-    return int(switch + bias + gen + resample + drop + exercises)
+    return int(switch + bias + rare + gen + resample + drop + exercises)
 
 
 def estimate(params: dict) -> Estimate:

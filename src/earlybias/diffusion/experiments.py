@@ -10,7 +10,9 @@
    With the condition gone, what survives was decided by the state alone.
 4. **Bias sets the timing** (Park et al. 2025, Sec. 4, bias type and strength): models trained on
    worlds where shape sets colour with probability rho; colour switched from the colour a shape
-   usually has (A) to another (B): tau50(colour) against rho.
+   usually has (A) to another (B): tau50(colour) and the switch success against rho. And a model
+   trained on a world where one shape is rare: the shape switched to the rare one or to a common
+   one (``rare_timing``).
 5. **Early decisions make inference cheaper** (Yi et al. 2024, the acceleration by removing the
    text condition after the early stage): from step t on, the condition is dropped (one
    unconditional evaluation per step instead of the two of guidance); how many samples change any
@@ -32,7 +34,7 @@ from sklearn.isotonic import IsotonicRegression
 
 from earlybias.claims import Claim, Experiment, at_least
 from earlybias.data.shapes import FACTORS as WORLD_FACTORS
-from earlybias.diffusion.model import BIAS_MAPPING, FACTORS, N_VALUES
+from earlybias.diffusion.model import BIAS_MAPPING, FACTORS, N_VALUES, RARE_SHAPE
 from earlybias.diffusion.sampling import initial_noise, sample
 from earlybias.validation import check_reals
 
@@ -50,6 +52,8 @@ __all__ = [
     "readout_agreement",
     "resampling",
     "bias_timing",
+    "rare_pairs",
+    "rare_timing",
     "guidance_drop",
     "claim_generation_works",
     "claim_colour_early",
@@ -371,6 +375,55 @@ def bias_timing(
     return Experiment(metrics, data)
 
 
+def rare_pairs(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Pairs for the rare-value half of experiment 4: A with a common shape (not ``RARE_SHAPE``),
+    B_rare = A with the rare shape, B_common = A with another common shape; the rest random."""
+    a = random_conditions(n, seed)
+    s, rare = FACTORS.index("shape"), WORLD_FACTORS["shape"].index(RARE_SHAPE)
+    common = torch.tensor([i for i in range(N_VALUES[s]) if i != rare])
+    g = torch.Generator().manual_seed(seed + 1)
+    pos = torch.randint(len(common), (n,), generator=g)
+    a[:, s] = common[pos]
+    to_rare, to_common = a.clone(), a.clone()
+    to_rare[:, s] = rare
+    to_common[:, s] = common[(pos + torch.randint(1, len(common), (n,), generator=g)) % len(common)]
+    return a, to_rare, to_common
+
+
+def rare_timing(
+    models: dict[str, object], judges, *, n: int, n_steps: int, switch_points, guidance, sampler, seed
+) -> Experiment:
+    """Experiment 4, the rare value (Park et al. 2025, Sec. 4: bias of another type): for each model
+    of ``models`` (name -> model, e.g. the balanced world's and the rare-value world's), the shape
+    switched from a common one (A) to the rare one or to another common one (B), the same pairs and
+    noises for every model. ``metrics``: ``switch_success_<to>_<name>`` (P(final has B's shape),
+    mean over switch points) and ``tau50_<to>_<name>`` for ``to`` in rare, common;
+    ``data["follow"][(to, name)]``: P(final has B's shape) at each switch point."""
+    a, b_rare, b_common = rare_pairs(n, seed + 30)
+    metrics, data = {}, {"follow": {}}
+    for name, model in models.items():
+        for to, b in (("rare", b_rare), ("common", b_common)):
+            exp = prompt_switch(
+                model,
+                judges,
+                factors=("shape",),
+                n=n,
+                n_steps=n_steps,
+                switch_points=switch_points,
+                guidance=guidance,
+                sampler=sampler,
+                seed=seed + 31,
+                cond_a=a,
+                cond_b={"shape": b},
+            )
+            follow = exp.data["follow"]["shape"]
+            metrics[f"switch_success_{to}_{name}"] = float(follow.mean())
+            metrics[f"tau50_{to}_{name}"] = exp.metrics["tau50_shape"]
+            data["follow"][(to, name)] = follow.mean(axis=0)
+            data["fractions"] = exp.data["fractions"]
+    return Experiment(metrics, data)
+
+
 def guidance_drop(
     model, judges, *, n: int, n_steps: int, stops, guidance: float, sampler: str, seed: int
 ) -> Experiment:
@@ -518,29 +571,41 @@ def claim_guidance_can_stop(change_rate: float, saving: float, at: float) -> Cla
 
 
 def chapter_models(
-    *, seed: int, train_steps: int, image_size: int, width: int, bias_rho, progress: bool = True
+    *,
+    seed: int,
+    train_steps: int,
+    image_size: int,
+    width: int,
+    bias_rho,
+    rare_share: float = 0.0,
+    progress: bool = True,
 ):
-    """The judges and one trained model per rho of ``bias_rho`` (rho = 0: the main model), from
-    the cache or trained. Returns ``(judges, {rho: model}, {"seconds": training seconds spent now,
-    "train_seconds": what training the models took, now or when cached, "n_params"})``."""
+    """The judges and the trained models, from the cache or trained: one per rho of ``bias_rho``
+    (rho = 0: the main model) and, when ``rare_share`` > 0, one on the rare-value world (crosses a
+    share ``rare_share`` of the images). Returns ``(judges, {rho: model}, rare model or None,
+    {"seconds": training seconds spent now, "train_seconds": what training the models took, now
+    or when cached, "n_params"})``."""
     from earlybias.diffusion.judges import JudgeConfig, trained_judges
     from earlybias.diffusion.model import ModelConfig, Training, n_parameters, trained_model
 
     judges = trained_judges(JudgeConfig(image_size=image_size, seed=seed))
-    models, seconds, recorded = {}, 0.0, 0.0
-    for rho in sorted({0.0, *map(float, bias_rho)}):
+    worlds = [{"rho": rho} for rho in sorted({0.0, *map(float, bias_rho)})]
+    if rare_share > 0:
+        worlds.append({"rare": float(rare_share)})
+    trained, seconds, recorded = [], 0.0, 0.0
+    for w in worlds:
         config = ModelConfig(
             image_size=image_size,
             channels=(width, 2 * width),
             training=Training(steps=train_steps),
-            rho=rho,
             seed=seed,
+            **w,
         )
-        models[rho], info = trained_model(config, progress=progress)
+        model, info = trained_model(config, progress=progress)
+        trained.append(model)
         seconds += info["seconds"]
         recorded += info["train_seconds"]
-    return (
-        judges,
-        models,
-        {"seconds": seconds, "train_seconds": recorded, "n_params": n_parameters(models[0.0])},
-    )
+    models = {w["rho"]: m for w, m in zip(worlds, trained) if "rho" in w}
+    rare = trained[-1] if rare_share > 0 else None
+    info = {"seconds": seconds, "train_seconds": recorded, "n_params": n_parameters(models[0.0])}
+    return judges, models, rare, info

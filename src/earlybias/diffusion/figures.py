@@ -21,6 +21,7 @@ __all__ = [
     "agreement",
     "survival",
     "bias_curves",
+    "rare_curves",
     "drop_curve",
 ]
 
@@ -153,6 +154,27 @@ def bias_curves(data: dict, taus: dict, success: dict):
         ax.set_xlabel("rho (shape-colour correlation)")
         ax.set_ylabel(label)
     fig.tight_layout()
+    return fig
+
+
+def rare_curves(data: dict):
+    """P(final has B's shape) against the switch point: to the rare shape (solid) or to a common
+    one (dashed), for each training world (one colour per world)."""
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    names = sorted({name for _, name in data["follow"]})
+    for name, color in zip(names, plt.rcParams["axes.prop_cycle"].by_key()["color"]):
+        for to, style in (("rare", "o-"), ("common", "s--")):
+            ax.plot(
+                data["fractions"],
+                data["follow"][(to, name)],
+                style,
+                color=color,
+                label=f"{name} world, to {to}",
+            )
+    ax.set_xlabel("switch point tau (fraction of the steps run with A)")
+    ax.set_ylabel("P(final image has B's shape)")
+    ax.set_ylim(-0.02, 1.02)
+    ax.legend(fontsize=8)
     return fig
 
 

@@ -57,6 +57,7 @@ __all__ = [
     "FACTORS",
     "N_VALUES",
     "BIAS_MAPPING",
+    "RARE_SHAPE",
     "PREDICTIONS",
     "world",
     "training_data",
@@ -78,6 +79,8 @@ FACTORS: tuple[str, ...] = ("color", "shape", "texture", "position", "background
 N_VALUES: tuple[int, ...] = tuple(len(WORLD_FACTORS[f]) for f in FACTORS)
 #: The correlated worlds: shape sets colour (experiment 4).
 BIAS_MAPPING = {"circle": "red", "square": "green", "triangle": "blue", "cross": "yellow"}
+#: The shape made rare in the rare-value world of experiment 4 (``world(rare=...)``).
+RARE_SHAPE = "cross"
 PREDICTIONS = ("epsilon", "sample", "v_prediction")
 
 #: What each training choice bought, measured while designing the chapter on the study's 2-core
@@ -127,20 +130,28 @@ TRAINING_NOTES: dict[str, str] = {
 }
 
 
-def world(rho: float = 0.0, image_size: int = 16, balanced: bool = True) -> ShapesWorld:
+def world(rho: float = 0.0, image_size: int = 16, balanced: bool = True, rare: float = 0.0) -> ShapesWorld:
     """The shapes world the model learns: large objects, no occluder, ring or pixel noise; with
     ``rho > 0`` shape sets colour with probability ``rho`` (``BIAS_MAPPING``).
 
     ``balanced``: every value of the five factors equally likely before the coupling, so that the
-    only bias of a world is the one the chapter sets (``rho``). With the shapes world's own uneven
+    only bias of a world is the one the chapter sets (``rho``, or ``rare``: a share of ``rare``
+    crosses, ``RARE_SHAPE``, the other shapes equally likely; 0 for none). With the shapes world's own uneven
     priors (crosses 8 %, dotted 15 %) the model learns the rare values far later: at 600 training
     steps it drew a requested cross in 0.46 of the samples and a circle in 0.96 (``TRAINING_NOTES``).
     """
     rho = check_real("rho", rho, 0.0, 1.0)
+    shapes = WORLD_FACTORS["shape"]
+    rare = check_real("rare", rare, 0.0, 1 / len(shapes))
+    if rare and not balanced:
+        raise ValueError("rare: a rare shape needs balanced=True (every other value equally likely)")
     couplings = (Coupling("shape", "color", rho, BIAS_MAPPING),) if rho > 0 else ()
     priors = {"size": (0.0, 1.0), "outline": (1.0, 0.0)}
     if balanced:
         priors |= {f: tuple([1 / len(WORLD_FACTORS[f])] * len(WORLD_FACTORS[f])) for f in FACTORS}
+    if rare:
+        common = (1 - rare) / (len(shapes) - 1)
+        priors["shape"] = tuple(rare if s == RARE_SHAPE else common for s in shapes)
     return ShapesWorld(
         image_size=image_size,
         couplings=couplings,
@@ -151,9 +162,12 @@ def world(rho: float = 0.0, image_size: int = 16, balanced: bool = True) -> Shap
     )
 
 
-def training_data(n: int, seed: int, rho: float = 0.0, image_size: int = 16, balanced: bool = True):
-    """``n`` images of ``world(rho)`` in [-1, 1] (n, 3, S, S) and their conditions (n, 5) int64."""
-    data = make_shapes(n, seed, world(rho, image_size, balanced))
+def training_data(
+    n: int, seed: int, rho: float = 0.0, image_size: int = 16, balanced: bool = True, rare: float = 0.0
+):
+    """``n`` images of ``world(rho, image_size, balanced, rare)`` in [-1, 1] (n, 3, S, S) and their
+    conditions (n, 5) int64."""
+    data = make_shapes(n, seed, world(rho, image_size, balanced, rare))
     cond = torch.from_numpy(np.stack([data.factors[f] for f in FACTORS], axis=1).astype(np.int64))
     return data.images * 2 - 1, cond
 
@@ -188,8 +202,8 @@ class ModelConfig:
 
     The denoiser: image side, UNet channels per level, self-attention, patch side, prediction
     target, one embedding table per factor, scale-shift conditioning. Its training
-    (``Training``). The data: images drawn, the world's shape-colour coupling, equal priors, and
-    the seed of it all."""
+    (``Training``). The data: images drawn, the world's shape-colour coupling, the share of the
+    rare shape (0: none), equal priors, and the seed of it all."""
 
     image_size: int = 16
     channels: tuple[int, ...] = (32, 64)
@@ -201,6 +215,7 @@ class ModelConfig:
     training: Training = Training()
     n_train_images: int = 20000
     rho: float = 0.0
+    rare: float = 0.0
     balanced: bool = True
     seed: int = 0
 
@@ -213,7 +228,7 @@ class ModelConfig:
                 f"({self.patch} x {2 ** (len(self.channels) - 1)})"
             )
         check_choice("prediction", self.prediction, PREDICTIONS)
-        check_real("rho", self.rho, 0.0, 1.0)
+        world(self.rho, self.image_size, self.balanced, self.rare)  # validates rho and rare
         check_seed(self.seed)
 
 
@@ -344,7 +359,7 @@ def train(
     torch.manual_seed(config.seed)
     model = Denoiser(config)
     images, cond = training_data(
-        config.n_train_images, config.seed, config.rho, config.image_size, config.balanced
+        config.n_train_images, config.seed, config.rho, config.image_size, config.balanced, config.rare
     )
     scheduler = make_scheduler("ddpm", config.prediction)
     abar = scheduler.alphas_cumprod
