@@ -345,20 +345,11 @@ def bias_timing(
     and ``data["success_boot"][rho]`` bootstrap switch successes, the same resampled rows for every
     rho (the design is paired)."""
     a, b = typical_pairs(n, seed + 20)
+    sampling = dict(n_steps=n_steps, switch_points=switch_points, guidance=guidance, sampler=sampler)
     metrics, data = {}, {"curves": {}, "boot": {}, "follow": {}, "success_boot": {}}
     for rho, model in models.items():
         exp = prompt_switch(
-            model,
-            judges,
-            factors=("color",),
-            n=n,
-            n_steps=n_steps,
-            switch_points=switch_points,
-            guidance=guidance,
-            sampler=sampler,
-            seed=seed + 21,
-            cond_a=a,
-            cond_b={"color": b},
+            model, judges, factors=("color",), n=n, cond_a=a, cond_b={"color": b}, seed=seed + 21, **sampling
         )
         keep = exp.data["keep"]["color"]
         metrics[f"tau50_rho{rho:g}"] = exp.metrics["tau50_color"]
@@ -400,6 +391,7 @@ def rare_timing(
     mean over switch points) and ``tau50_<to>_<name>`` for ``to`` in rare, common;
     ``data["follow"][(to, name)]``: P(final has B's shape) at each switch point."""
     a, b_rare, b_common = rare_pairs(n, seed + 30)
+    sampling = dict(n_steps=n_steps, switch_points=switch_points, guidance=guidance, sampler=sampler)
     metrics, data = {}, {"follow": {}}
     for name, model in models.items():
         for to, b in (("rare", b_rare), ("common", b_common)):
@@ -408,13 +400,10 @@ def rare_timing(
                 judges,
                 factors=("shape",),
                 n=n,
-                n_steps=n_steps,
-                switch_points=switch_points,
-                guidance=guidance,
-                sampler=sampler,
-                seed=seed + 31,
                 cond_a=a,
                 cond_b={"shape": b},
+                seed=seed + 31,
+                **sampling,
             )
             follow = exp.data["follow"]["shape"]
             metrics[f"switch_success_{to}_{name}"] = float(follow.mean())
