@@ -171,10 +171,7 @@ def rare_curves(data: dict):
                 color=color,
                 label=f"{name} world, to {to}",
             )
-    ax.set_xlabel("switch point tau (fraction of the steps run with A)")
-    ax.set_ylabel("P(final image has B's shape)")
-    ax.set_ylim(-0.02, 1.02)
-    ax.legend(fontsize=8)
+    _shares(ax, "switch point tau (fraction of the steps run with A)", "P(final image has B's shape)")
     return fig
 
 

@@ -136,9 +136,10 @@ def world(rho: float = 0.0, image_size: int = 16, balanced: bool = True, rare: f
 
     ``balanced``: every value of the five factors equally likely before the coupling, so that the
     only bias of a world is the one the chapter sets (``rho``, or ``rare``: a share of ``rare``
-    crosses, ``RARE_SHAPE``, the other shapes equally likely; 0 for none). With the shapes world's own uneven
-    priors (crosses 8 %, dotted 15 %) the model learns the rare values far later: at 600 training
-    steps it drew a requested cross in 0.46 of the samples and a circle in 0.96 (``TRAINING_NOTES``).
+    crosses, ``RARE_SHAPE``, the other shapes equally likely; 0 for none). With the shapes world's
+    own uneven priors (crosses 8 %, dotted 15 %) the model learns the rare values far later: at 600
+    training steps it drew a requested cross in 0.46 of the samples and a circle in 0.96
+    (``TRAINING_NOTES``).
     """
     rho = check_real("rho", rho, 0.0, 1.0)
     shapes = WORLD_FACTORS["shape"]

@@ -207,12 +207,12 @@ def _rank_corr(x: np.ndarray, y: np.ndarray) -> float:
     return float(spearmanr(x[ok], y[ok]).statistic)
 
 
-def growth_by_seed(attrs: pd.DataFrame, sparsity: float, column: str = "bias_amplification") -> pd.DataFrame:
-    """Per attribute (rows) and seed (columns): ``column`` at ``sparsity`` minus the dense
+def growth_by_seed(attrs: pd.DataFrame, sparsity: float) -> pd.DataFrame:
+    """Per attribute (rows) and seed (columns): bias amplification at ``sparsity`` minus the dense
     model's of the same seed; attributes undefined for some seed dropped."""
 
     def at(s):
-        return attrs[np.isclose(attrs.sparsity, s)].set_index(["seed", "attribute"])[column]
+        return attrs[np.isclose(attrs.sparsity, s)].set_index(["seed", "attribute"]).bias_amplification
 
     return (at(sparsity) - at(0.0)).unstack("seed").dropna()
 
