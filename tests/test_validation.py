@@ -48,6 +48,15 @@ def test_check_reals_length_bounds_and_order():
             check_reals("levels", bad, length=2, low=0, low_open=True, increasing=True)
 
 
+def test_check_reals_upper_bound_open_or_closed():
+    assert check_reals("rhos", [0.99, 0.999], low=0, high=1, low_open=True, high_open=True) == (0.99, 0.999)
+    with pytest.raises(ValueError, match=r"rhos must be .*> 0 and < 1, got \[0.5, 1\]"):
+        check_reals("rhos", [0.5, 1], low=0, high=1, low_open=True, high_open=True)
+    assert check_reals("shares", [0.5, 1], high=1) == (0.5, 1.0)
+    with pytest.raises(ValueError, match="<= 1"):
+        check_reals("shares", [1.5], high=1)
+
+
 def test_check_seed_is_a_31_bit_integer():
     assert check_seed(2**31 - 1) == 2**31 - 1
     for bad in (-1, 2**31, 1.5):

@@ -8,6 +8,7 @@ from earlybias.zoo.tensorcache import cache_path, cached, load_tensors
 
 NET = grouped.ConvNet(3, 8, (4, 6), 5)
 HIDDEN = grouped.ConvNet(3, 8, (4, 6), 5, (1, 2), hidden=(7,))
+POOLED = grouped.ConvNet(3, 8, (4, 6), 5, (1, 2), pool=True)
 
 
 def _data(n=64, k=5, seed=0):
@@ -15,7 +16,7 @@ def _data(n=64, k=5, seed=0):
     return torch.rand(n, 3, 8, 8, generator=g), (torch.rand(n, k, generator=g) < 0.4).float()
 
 
-@pytest.mark.parametrize("net", [NET, HIDDEN], ids=["readout", "hidden layer"])
+@pytest.mark.parametrize("net", [NET, HIDDEN, POOLED], ids=["readout", "hidden layer", "pooled"])
 def test_forward_matches_nn_module_per_model(net):
     params = grouped.init_params(net, [1, 2, 3])
     x, _ = _data()
@@ -23,6 +24,17 @@ def test_forward_matches_nn_module_per_model(net):
     for m in range(3):
         ref = grouped.module(net, {k: v[m] for k, v in params.items()})(x)
         torch.testing.assert_close(out[m], ref, atol=1e-5, rtol=1e-5)
+
+
+def test_pooled_features_are_channel_means_and_the_readout_reads_them():
+    params = grouped.init_params(POOLED, [1, 2])
+    x, _ = _data(n=4)
+    h = grouped.features(POOLED, params, x)
+    assert h.shape == (2, 4, 6) and POOLED.n_features == 6 and POOLED.shapes()["fc.weight"] == (5, 6)
+    m = grouped.module(POOLED, {k: v[0] for k, v in params.items()})
+    conv = torch.relu(m.conv1(torch.relu(m.conv0(x))))
+    torch.testing.assert_close(h[0], conv.mean(dim=(2, 3)), atol=1e-6, rtol=1e-6)
+    torch.testing.assert_close(grouped.readout(params, h), grouped.forward(POOLED, params, x))
 
 
 def test_flops_count_every_multiply_add():
@@ -52,6 +64,22 @@ def test_batched_training_equals_the_loop(loss, optimizer):
     for k in a:
         torch.testing.assert_close(a[k], b[k], atol=1e-4, rtol=1e-4)
     assert not torch.equal(a["fc.weight"], params["fc.weight"]), "training moved the weights"
+
+
+def test_per_model_images_train_each_model_on_its_own_set():
+    x, y = _data()
+    y = y.argmax(1)
+    x2 = torch.stack([x, 1 - x])  # model 1 sees the negatives of model 0's images
+    params = grouped.init_params(NET, [0, 1])
+    kw = dict(seeds=[5, 6], epochs=1, batch_size=16, lr=1e-2, loss="ce")
+    a, _ = grouped.fit(NET, params, x2, y, **kw)
+    b, _ = grouped.fit_loop(NET, params, x2, y, **kw)
+    one, _ = grouped.fit(NET, {k: v[1:] for k, v in params.items()}, 1 - x, y, **{**kw, "seeds": [6]})
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], atol=1e-4, rtol=1e-4)
+        torch.testing.assert_close(a[k][1:], one[k], atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match="one set per model"):
+        grouped.fit(NET, params, x2[:1], y, **kw)
 
 
 def test_masks_and_mask_schedule_agree_with_the_loop():

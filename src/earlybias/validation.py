@@ -18,7 +18,7 @@ __all__ = ["SEED_MAX", "check_int", "check_real", "check_choice", "check_reals",
 SEED_MAX = 2**31 - 1
 
 
-def _bounds(low, high, low_open: bool = False) -> str:
+def _bounds(low, high, low_open: bool = False, high_open: bool = False) -> str:
     def show(x) -> str:
         return str(x) if isinstance(x, Integral) else f"{x:g}"
 
@@ -26,7 +26,7 @@ def _bounds(low, high, low_open: bool = False) -> str:
     if low is not None:
         parts.append(f"{'>' if low_open else '>='} {show(low)}")
     if high is not None:
-        parts.append(f"<= {show(high)}")
+        parts.append(f"{'<' if high_open else '<='} {show(high)}")
     return " and ".join(parts)
 
 
@@ -74,17 +74,20 @@ def check_reals(
     length: int | None = None,
     low: float | None = None,
     low_open: bool = False,
+    high: float | None = None,
+    high_open: bool = False,
     increasing: bool = False,
 ) -> tuple[float, ...]:
-    """``values`` as a tuple of finite floats, each above ``low``, of ``length`` elements,
-    strictly increasing when ``increasing``."""
+    """``values`` as a tuple of finite floats, each above ``low`` and below ``high`` (the bounds
+    excluded with ``low_open``, ``high_open``), of ``length`` elements, strictly increasing when
+    ``increasing``."""
     try:
         items = tuple(values)
     except TypeError:
         items = None
     what = (
         f"{length if length is not None else 'a list of'} finite numbers"
-        + (f" {_bounds(low, None, low_open)}" if low is not None else "")
+        + (f" {_bounds(low, high, low_open, high_open)}" if low is not None or high is not None else "")
         + (", strictly increasing" if increasing else "")
     )
     if (
@@ -93,6 +96,7 @@ def check_reals(
         or (length is not None and len(items) != length)
         or any(isinstance(v, bool) or not isinstance(v, Real) or not math.isfinite(v) for v in items)
         or (low is not None and any((v <= low) if low_open else (v < low) for v in items))
+        or (high is not None and any((v >= high) if high_open else (v > high) for v in items))
         or (increasing and any(b <= a for a, b in zip(items, items[1:])))
     ):
         raise ValueError(f"{name} must be {what}, got {values!r}")

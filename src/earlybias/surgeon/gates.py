@@ -48,9 +48,15 @@ class TwoSigmoid(torch.autograd.Function):
         return grad_output * 2 * s * (1 - s)
 
 
-def gate(m: torch.Tensor, temperature: float) -> torch.Tensor:
-    """The gate values g(m / T) that multiply the frozen weights (module docstring)."""
-    check_real("temperature", temperature, 0.0, low_open=True)
+def gate(m: torch.Tensor, temperature: float | torch.Tensor) -> torch.Tensor:
+    """The gate values g(m / T) that multiply the frozen weights (module docstring). ``temperature``
+    is one number, or one per model (M,) for gates ``m`` stacked over M models (M, ...)."""
+    if isinstance(temperature, torch.Tensor):
+        if temperature.ndim != 1 or len(temperature) != len(m) or not bool((temperature > 0).all()):
+            raise ValueError(f"temperature must give one value > 0 per model ({len(m)}), got {temperature}")
+        temperature = temperature.view(-1, *[1] * (m.ndim - 1))
+    else:
+        check_real("temperature", temperature, 0.0, low_open=True)
     return TwoSigmoid.apply(m / temperature)
 
 
@@ -62,16 +68,20 @@ def final_mask(m: torch.Tensor) -> torch.Tensor:
 def mutual_information(bias: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
     """Batch estimate of I(b; b_hat) / log K between bias labels ``bias`` (N,) in 0..K-1 and the
     privacy head's ``logits`` (N, K) (module docstring; the code's ``irene.core.MI``, including its
-    clamping of the joint and of the product of marginals at 1e-15)."""
-    if logits.ndim != 2 or bias.shape != logits.shape[:1]:
+    clamping of the joint and of the product of marginals at 1e-15). For M models at once, logits
+    (M, N, K) and bias labels (N,), shared, or (M, N), each model's own, give the M estimates (M,)."""
+    if logits.ndim == 3 and bias.ndim == 1:
+        bias = bias.expand(logits.shape[:2])
+    if logits.ndim not in (2, 3) or bias.shape != logits.shape[:-1]:
         raise ValueError(
-            f"bias must be (N,) and logits (N, K), got {tuple(bias.shape)}, {tuple(logits.shape)}"
+            f"bias must be (N,) or (M, N) and logits (N, K) or (M, N, K), got {tuple(bias.shape)}, "
+            f"{tuple(logits.shape)}"
         )
-    k = check_int("number of bias classes", logits.shape[1], 2)
+    k = check_int("number of bias classes", logits.shape[-1], 2)
     onehot = F.one_hot(bias, num_classes=k).to(logits.dtype)
-    joint = torch.clamp(onehot.T @ torch.softmax(logits, dim=1), min=1e-15) / len(bias)
-    marginals = torch.clamp(joint.sum(dim=1, keepdim=True) @ joint.sum(dim=0, keepdim=True), min=1e-15)
-    return (joint * torch.log(joint / marginals)).sum() / math.log(k)
+    joint = torch.clamp(onehot.transpose(-2, -1) @ torch.softmax(logits, dim=-1), min=1e-15) / bias.shape[-1]
+    marginals = torch.clamp(joint.sum(dim=-1, keepdim=True) @ joint.sum(dim=-2, keepdim=True), min=1e-15)
+    return (joint * torch.log(joint / marginals)).sum(dim=(-2, -1)) / math.log(k)
 
 
 class TemperatureSchedule:

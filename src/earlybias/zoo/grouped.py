@@ -6,11 +6,12 @@ share: M convolutional networks of one architecture (``ConvNet``), each with its
 initialisation and data order, run as **grouped convolutions** (``groups=M``) and batched matrix
 products, so one forward pass serves every model.
 
-- ``ConvNet``: the architecture (3x3 convolutions of stride 2, or 1 where asked, with ReLU, optional
-  fully connected hidden layers, then a linear readout);
+- ``ConvNet``: the architecture (3x3 convolutions of stride 2, or 1 where asked, with ReLU, an
+  optional global average pooling, optional fully connected hidden layers, then a linear readout);
 - ``init_params``: stacked parameters ``{name: (M, ...)}`` named as the ``torch.nn`` module's
   ``state_dict`` (``module(net)``), each model drawn from its own seed like PyTorch's default;
 - ``forward``: outputs (M, B, n_outputs) of all models, with optional weight **masks** (pruning);
+  ``features``: what the readout reads (M, B, F);
 - ``fit``: trains the stacked parameters with Adam or SGD on any loss (``"bce"`` multi-label,
   ``"ce"`` classes), each model on its own shuffles; ``mask_update`` lets a schedule rewrite the
   masks during training (gradual magnitude pruning) and ``transform`` maps what is trained to the
@@ -43,6 +44,8 @@ __all__ = [
     "init_params",
     "module",
     "forward",
+    "features",
+    "readout",
     "predict",
     "fit",
     "fit_loop",
@@ -59,7 +62,9 @@ class ConvNet:
     ``len(hidden)`` fully connected layers with ReLU (none by default), then a linear readout to
     ``n_outputs``. ``strides`` gives each convolution's stride (1 or 2; default: 2 for all): a
     stride-1 first convolution keeps the image's full resolution for the fine detail (edges,
-    corners) that a stride 2 averages away."""
+    corners) that a stride 2 averages away. ``pool``: average the last feature map over its
+    positions (global average pooling, as ReBias' and the surgeon paper's SimpleConvNet do), so
+    the readout sees one value per channel."""
 
     in_channels: int = 3
     image_size: int = 16
@@ -67,6 +72,7 @@ class ConvNet:
     n_outputs: int = 13
     strides: tuple[int, ...] | None = None
     hidden: tuple[int, ...] = ()
+    pool: bool = False
 
     def __post_init__(self):
         check_int("in_channels", self.in_channels, 1)
@@ -99,6 +105,11 @@ class ConvNet:
             s = (s - 1) // t + 1
         return s
 
+    @property
+    def n_features(self) -> int:
+        """Inputs of the first fully connected layer: the last map, flattened or pooled."""
+        return self.channels[-1] * (1 if self.pool else self.feature_size**2)
+
     def shapes(self) -> dict[str, tuple[int, ...]]:
         """Shape of each parameter of one model, in ``state_dict`` order."""
         out, c_in = {}, self.in_channels
@@ -106,7 +117,7 @@ class ConvNet:
             out[f"conv{i}.weight"] = (c, c_in, 3, 3)
             out[f"conv{i}.bias"] = (c,)
             c_in = c
-        f_in = c_in * self.feature_size**2
+        f_in = self.n_features
         for j, h in enumerate(self.hidden):
             out[f"hidden{j}.weight"] = (h, f_in)
             out[f"hidden{j}.bias"] = (h,)
@@ -139,17 +150,17 @@ class _Module(torch.nn.Module):
         for i, (c, t) in enumerate(zip(net.channels, net.conv_strides)):
             self.add_module(f"conv{i}", torch.nn.Conv2d(c_in, c, 3, stride=t, padding=1))
             c_in = c
-        f_in = c_in * net.feature_size**2
+        f_in = net.n_features
         for j, h in enumerate(net.hidden):
             self.add_module(f"hidden{j}", torch.nn.Linear(f_in, h))
             f_in = h
         self.fc = torch.nn.Linear(f_in, net.n_outputs)
-        self.n_conv, self.n_hidden = len(net.channels), len(net.hidden)
+        self.n_conv, self.n_hidden, self.pool = len(net.channels), len(net.hidden), net.pool
 
     def forward(self, x):
         for i in range(self.n_conv):
             x = torch.relu(getattr(self, f"conv{i}")(x))
-        x = x.flatten(1)
+        x = x.mean(dim=(2, 3)) if self.pool else x.flatten(1)
         for j in range(self.n_hidden):
             x = torch.relu(getattr(self, f"hidden{j}")(x))
         return self.fc(x)
@@ -198,10 +209,11 @@ def _effective(params, masks, transform):
     return weights
 
 
-def forward(net: ConvNet, weights: dict[str, torch.Tensor], x: torch.Tensor, masks=None) -> torch.Tensor:
-    """Outputs (M, B, n_outputs) of the M models of ``weights`` on ``x``: (B, C, H, W), the same
-    images for every model, or (M, B, C, H, W), a batch of its own per model. ``masks``
-    (name -> (M, ...) 0/1) multiply the named weights."""
+def features(net: ConvNet, weights: dict[str, torch.Tensor], x: torch.Tensor, masks=None) -> torch.Tensor:
+    """What the readout of each of the M models of ``weights`` reads, (M, B, F): the last
+    feature map (flattened, or averaged over positions with ``pool``) after the hidden layers.
+    ``x``: (B, C, H, W), the same images for every model, or (M, B, C, H, W), a batch of its
+    own per model. ``masks`` (name -> (M, ...) 0/1) multiply the named weights."""
     if masks:
         weights = _effective(weights, masks, None)
     M = weights["fc.bias"].shape[0]
@@ -215,11 +227,25 @@ def forward(net: ConvNet, weights: dict[str, torch.Tensor], x: torch.Tensor, mas
         w, b = weights[f"conv{i}.weight"], weights[f"conv{i}.bias"]
         h = F.conv2d(h, w.reshape(-1, *w.shape[2:]), b.reshape(-1), stride=t, padding=1, groups=M)
         h = torch.relu(h)
+    if net.pool:
+        h = h.reshape(B, M, net.channels[-1], -1).mean(dim=3)
     h = h.reshape(B, M, -1).transpose(0, 1)  # (M, B, features): each model's map, flattened as nn does
     for j in range(len(net.hidden)):
         w, b = weights[f"hidden{j}.weight"], weights[f"hidden{j}.bias"]
         h = torch.relu(torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2)))
+    return h
+
+
+def readout(weights: dict[str, torch.Tensor], h: torch.Tensor) -> torch.Tensor:
+    """Outputs (M, B, n_outputs) of the linear readouts of ``weights`` on features ``h`` (M, B, F)."""
     return torch.baddbmm(weights["fc.bias"].unsqueeze(1), h, weights["fc.weight"].transpose(1, 2))
+
+
+def forward(net: ConvNet, weights: dict[str, torch.Tensor], x: torch.Tensor, masks=None) -> torch.Tensor:
+    """Outputs (M, B, n_outputs) of the M models of ``weights`` on ``x`` (see ``features``)."""
+    if masks:
+        weights = _effective(weights, masks, None)
+    return readout(weights, features(net, weights, x))
 
 
 @torch.no_grad()
@@ -257,15 +283,29 @@ def _check_fit(net, params, images, targets, loss, optimizer, epochs, batch_size
     check_int("epochs", epochs, 0)
     check_real("lr", lr, 0.0, low_open=True)
     n = len(images)
-    check_int("batch_size", batch_size, 1, n)
     M = params[next(iter(params))].shape[0]
     if len(seeds) != M:
         raise ValueError(f"seeds must give one seed per model ({M}), got {len(seeds)}")
-    if images.dim() != 4 or images.shape[1] != net.in_channels:
-        raise ValueError(f"images must be (N, {net.in_channels}, H, W), got {tuple(images.shape)}")
+    if images.dim() == 5:  # a set of images per model (e.g. each coloured at its own bias level)
+        if images.shape[0] != M:
+            raise ValueError(f"images must give one set per model ({M}), got {images.shape[0]}")
+        n = images.shape[1]
+    elif images.dim() != 4:
+        raise ValueError(f"images must be (N, C, H, W) or ({M}, N, C, H, W), got {tuple(images.shape)}")
+    if images.shape[-3] != net.in_channels:
+        raise ValueError(f"images must have {net.in_channels} channels, got {tuple(images.shape)}")
     if len(targets) != n:
         raise ValueError(f"targets must have one row per image ({n}), got {len(targets)}")
+    check_int("batch_size", batch_size, 1, n)
     return M, n
+
+
+def _batch(images: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """Model m's images ``idx[m]`` (M, B, C, H, W), from shared (N, ...) or per-model (M, N, ...)
+    images."""
+    if images.dim() == 5:
+        return images[torch.arange(len(idx)).unsqueeze(1), idx]
+    return images[idx]
 
 
 def fit(
@@ -289,7 +329,8 @@ def fit(
 ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor] | None]:
     """Train M models at once; returns ``(params, masks)``, new tensors (the inputs are untouched).
 
-    ``params``: stacked trainable tensors (M, ...); ``images`` (N, C, H, W) and ``targets``
+    ``params``: stacked trainable tensors (M, ...); ``images`` (N, C, H, W), or (M, N, C, H, W)
+    where each model has its own version of the same N images, and ``targets``
     (N, K) floats in [0, 1] for ``bce`` or (N,) class indices for ``ce``; model m visits the
     images in the order ``shuffles(seeds, N, epoch)[m]`` in batches of ``batch_size`` (the last
     partial batch dropped). ``mask_update(step, total_steps, weights)``, called before every step
@@ -314,7 +355,7 @@ def fit(
                 if new is not None:
                     masks = new
             idx = order[:, s * batch_size : (s + 1) * batch_size]
-            out = forward(net, _effective(params, masks, transform), images[idx])
+            out = forward(net, _effective(params, masks, transform), _batch(images, idx))
             opt.zero_grad(set_to_none=True)
             _loss(loss, out, targets[idx]).backward()
             opt.step()
@@ -360,11 +401,12 @@ def fit_loop(
                     if new is not None:
                         mask = new
                 idx = orders[epoch][m, s * batch_size : (s + 1) * batch_size]
+                x = images[m][idx] if images.dim() == 5 else images[idx]
                 if mask:
                     weights = {k: (v * mask[k][0] if k in mask else v) for k, v in named.items()}
-                    out = torch.func.functional_call(model, weights, (images[idx],))
+                    out = torch.func.functional_call(model, weights, (x,))
                 else:
-                    out = model(images[idx])
+                    out = model(x)
                 opt.zero_grad(set_to_none=True)
                 if loss == "bce":
                     value = F.binary_cross_entropy_with_logits(out, targets[idx])
