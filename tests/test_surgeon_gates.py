@@ -69,3 +69,24 @@ def test_bad_input_names_the_argument():
         mutual_information(torch.zeros(3, dtype=torch.long), torch.zeros(4, 2))
     with pytest.raises(ValueError, match="patience"):
         TemperatureSchedule(patience=-1)
+
+
+def test_gates_and_mi_of_many_models_equal_each_model_alone():
+    g = torch.Generator().manual_seed(0)
+    m = torch.randn(3, 4, 5, generator=g)
+    temperature = torch.tensor([1.0, 0.1, 1e-3])
+    batched = gate(m, temperature)
+    for i in range(3):
+        torch.testing.assert_close(batched[i], gate(m[i], float(temperature[i])))
+    with pytest.raises(ValueError, match="one value > 0 per model"):
+        gate(m, torch.tensor([1.0, 0.0, 1.0]))
+    logits = torch.randn(3, 40, 4, generator=g)
+    shared = torch.randint(0, 4, (40,), generator=g)
+    own = torch.randint(0, 4, (3, 40), generator=g)
+    for i in range(3):
+        assert mutual_information(shared, logits)[i].item() == pytest.approx(
+            mutual_information(shared, logits[i]).item(), rel=1e-6
+        )
+        assert mutual_information(own, logits)[i].item() == pytest.approx(
+            mutual_information(own[i], logits[i]).item(), rel=1e-6
+        )
