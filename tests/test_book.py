@@ -79,3 +79,42 @@ def test_broken_reference_fails_the_build(tmp_path):
     (src / "intro.md").write_text("# Intro\n\nSee {doc}`no-such-page`.\n")
     with pytest.raises(subprocess.CalledProcessError):
         build_html(src, tmp_path / "out")
+
+
+def test_surgeon_subnetwork_accuracy_recomputes_from_its_files_alone(book_runs):
+    """The surgeon run directory's safetensors files (data/README.md, "The surgeon chapter's run
+    outputs") give its headline accuracies to code that knows only the documented architecture."""
+    import json
+
+    import torch
+    import torch.nn.functional as F
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    run = book_runs / "surgeon"
+    weights, masks, test = (
+        load_file(str(run / f"{n}.safetensors")) for n in ("vanilla", "masks", "test_set")
+    )
+    with safe_open(str(run / "vanilla.safetensors"), framework="pt") as f:
+        meta = f.metadata()
+    rhos, n_seeds = json.loads(meta["rhos"]), int(meta["n_seeds"])
+    top = slice((len(rhos) - 1) * n_seeds, len(rhos) * n_seeds)
+
+    def accuracy(m, masked):
+        w = {
+            k: v[m] * (masks[f"ffw/{k}"][m] if masked and f"ffw/{k}" in masks else 1)
+            for k, v in weights.items()
+        }
+        h = test["images"]
+        for i, stride in enumerate((1, 2, 2)):
+            h = torch.relu(F.conv2d(h, w[f"conv{i}.weight"], w[f"conv{i}.bias"], stride=stride, padding=1))
+        logits = F.linear(h.flatten(1), w["fc.weight"], w["fc.bias"])
+        return (logits.argmax(1) == test["labels"]).float().mean().item()
+
+    metrics = load_results(run / "results.json")["metrics"]
+    ffw = sum(accuracy(m, True) for m in range(top.start, top.stop)) / n_seeds
+    vanilla = sum(accuracy(m, False) for m in range(top.start, top.stop)) / n_seeds
+    assert ffw == pytest.approx(metrics["ffw_unbiased_acc_top"], abs=1e-6)
+    assert vanilla == pytest.approx(metrics["vanilla_unbiased_acc_top"], abs=1e-6)
+    # the colours are those of an unbiased test set: a tenth of the images on their class's colour
+    assert (test["colors"] == test["labels"]).float().mean().item() == pytest.approx(0.1, abs=0.02)

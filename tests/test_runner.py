@@ -116,6 +116,23 @@ SMOKE = {
             "attribute_rank_corr",
         ],
     ),
+    "surgeon": (
+        ["mi_weight=5"],
+        {"mi_weight": 5.0},
+        [
+            "vanilla_unbiased_acc_top",
+            "ffw_unbiased_acc_top",
+            "ffw_gain_top",
+            "random_mask_gain_top",
+            "no_mi_gain_top",
+            "last_layer_unbiased_acc_top",
+            "ceiling_unbiased_acc",
+            "mask_sparsity",
+            "probe_acc_vanilla",
+            "probe_acc_ffw",
+            "retrain_masked_gain",
+        ],
+    ),
     "diffusion": (
         ["guidance_scale=2.0"],
         {"guidance_scale": 2.0},
@@ -136,7 +153,10 @@ SMOKE = {
 
 
 # Per chapter: files of raw material a run directory holds beside the common ones (data/README.md).
-RAW_OUTPUTS = {"pruning": ["outputs.npz"]}
+RAW_OUTPUTS = {
+    "pruning": ["outputs.npz"],
+    "surgeon": ["masks.safetensors", "test_set.safetensors", "vanilla.safetensors"],
+}
 
 
 def test_every_chapter_has_a_smoke_check():

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from earlybias import diffusion, igb, pruning, weights
+from earlybias import diffusion, igb, pruning, surgeon, weights
 from earlybias.budget import Estimate
 from earlybias.params import Param, ParamError, load_profiles
 from earlybias.paths import ROOT
@@ -41,7 +41,7 @@ CHAPTERS: dict[str, Chapter] = {
         Chapter(
             m.__name__.rsplit(".", 1)[-1], m.TITLE, m.PARAMS, m.check_params, m.estimate, m.NOT_REPRODUCED
         )
-        for m in (igb, weights, pruning, diffusion)
+        for m in (igb, weights, pruning, surgeon, diffusion)
     )
 }
 

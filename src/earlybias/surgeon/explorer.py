@@ -1,0 +1,62 @@
+"""The chapter's explorer: pick a colour-label correlation rho and FFW's lambda (the paper's, or 0:
+no MI term), see every method's unbiased accuracy at that rho and the mask's sparsity per layer."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from earlybias.surgeon.experiment import Outputs
+
+#: How the methods are called in the chapter's figures.
+LABELS = {
+    "vanilla": "vanilla",
+    "ffw": "FFW",
+    "no_mi": "FFW, λ = 0",
+    "random_mask": "random mask",
+    "last_layer": "last layer re-trained",
+    "ceiling": "trained unbiased",
+}
+
+
+def explore(o: Outputs, rho: float, mi_weight: float) -> None:
+    """Accuracies of every method at ``rho`` (one dot per seed, bar: mean) and the per-layer
+    sparsity of the mask found with ``mi_weight`` (the run's lambda, or 0)."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    rho = float(o.setup.rhos[int(np.argmin(np.abs(np.asarray(o.setup.rhos) - rho)))])
+    variant = "ffw" if mi_weight > 0 else "no_mi"
+    t = o.table[np.isclose(o.table.rho, rho) | (o.table.method == "ceiling")].copy()
+    t["method"] = t.method.map(LABELS)
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 3.8), width_ratios=(1.6, 1))
+    order = list(LABELS.values())
+    sns.barplot(data=t, y="method", x="accuracy", order=order, errorbar=None, color="0.85", ax=ax)
+    sns.stripplot(data=t, y="method", x="accuracy", order=order, color="C0", size=5, ax=ax)
+    ax.axvline(0.1, color="grey", ls=":", label="chance")
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("unbiased test accuracy")
+    ax.set_ylabel("")
+    ax.legend(loc="lower right", fontsize=8)
+    s = o.sparsity[(o.sparsity.method == variant) & np.isclose(o.sparsity.rho, rho)]
+    sns.barplot(data=s, x="layer", y="sparsity", errorbar="sd", color="C1", ax=bx)
+    bx.set_ylim(0, 1)
+    bx.set_ylabel("share of weights removed")
+    lam = o.setup.mi_weight if variant == "ffw" else 0.0
+    bx.set_title(f"mask found with λ = {lam:g}", fontsize=10)
+    fig.suptitle(
+        f"rho = {rho:g}: {int(o.n_conflicting[o.setup.rhos.index(rho)])} bias-conflicting training images"
+    )
+    fig.tight_layout()
+    plt.show()
+
+
+def explorer(o: Outputs):
+    """Controls over rho and lambda, showing :func:`explore`."""
+    import ipywidgets as widgets
+
+    return widgets.interactive(
+        explore,
+        o=widgets.fixed(o),
+        rho=widgets.SelectionSlider(options=list(o.setup.rhos), value=o.setup.rhos[-1], description="rho"),
+        mi_weight=widgets.Dropdown(options=[o.setup.mi_weight, 0.0], description="lambda"),
+    )
