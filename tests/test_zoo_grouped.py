@@ -8,7 +8,6 @@ from earlybias.zoo.tensorcache import cache_path, cached, load_tensors
 
 NET = grouped.ConvNet(3, 8, (4, 6), 5)
 HIDDEN = grouped.ConvNet(3, 8, (4, 6), 5, (1, 2), hidden=(7,))
-POOLED = grouped.ConvNet(3, 8, (4, 6), 5, (1, 2), pool=True)
 
 
 def _data(n=64, k=5, seed=0):
@@ -16,7 +15,7 @@ def _data(n=64, k=5, seed=0):
     return torch.rand(n, 3, 8, 8, generator=g), (torch.rand(n, k, generator=g) < 0.4).float()
 
 
-@pytest.mark.parametrize("net", [NET, HIDDEN, POOLED], ids=["readout", "hidden layer", "pooled"])
+@pytest.mark.parametrize("net", [NET, HIDDEN], ids=["readout", "hidden layer"])
 def test_forward_matches_nn_module_per_model(net):
     params = grouped.init_params(net, [1, 2, 3])
     x, _ = _data()
@@ -26,15 +25,16 @@ def test_forward_matches_nn_module_per_model(net):
         torch.testing.assert_close(out[m], ref, atol=1e-5, rtol=1e-5)
 
 
-def test_pooled_features_are_channel_means_and_the_readout_reads_them():
-    params = grouped.init_params(POOLED, [1, 2])
+def test_features_are_the_flattened_last_map_and_the_readout_reads_them():
+    net = grouped.ConvNet(3, 8, (4, 6), 5, (1, 2))
+    params = grouped.init_params(net, [1, 2])
     x, _ = _data(n=4)
-    h = grouped.features(POOLED, params, x)
-    assert h.shape == (2, 4, 6) and POOLED.n_features == 6 and POOLED.shapes()["fc.weight"] == (5, 6)
-    m = grouped.module(POOLED, {k: v[0] for k, v in params.items()})
+    h = grouped.features(net, params, x)
+    assert h.shape == (2, 4, 6 * 4 * 4) and net.n_features == 96
+    m = grouped.module(net, {k: v[0] for k, v in params.items()})
     conv = torch.relu(m.conv1(torch.relu(m.conv0(x))))
-    torch.testing.assert_close(h[0], conv.mean(dim=(2, 3)), atol=1e-6, rtol=1e-6)
-    torch.testing.assert_close(grouped.readout(params, h), grouped.forward(POOLED, params, x))
+    torch.testing.assert_close(h[0], conv.flatten(1), atol=1e-6, rtol=1e-6)
+    torch.testing.assert_close(grouped.readout(params, h), grouped.forward(net, params, x))
 
 
 def test_flops_count_every_multiply_add():

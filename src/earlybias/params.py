@@ -15,7 +15,15 @@ from typing import Any
 
 import yaml
 
-__all__ = ["Param", "ParamError", "PROFILES", "parse_overrides", "resolve", "load_profiles"]
+__all__ = [
+    "Param",
+    "ParamError",
+    "PROFILES",
+    "parse_overrides",
+    "resolve",
+    "load_profiles",
+    "check_increasing_fractions",
+]
 
 PROFILES = ("smoke", "default", "paper")
 _TYPES = ("int", "float", "bool", "str", "floats")
@@ -138,6 +146,20 @@ class Param:
         if self.choices is not None and value not in self.choices:
             raise self._fail(value)
         return value
+
+
+def check_increasing_fractions(name: str, values: list[float]) -> None:
+    """A chapter's list of fractions (sparsities, correlations) must lie in (0, 1) and increase
+    strictly; a list that looks like percents is refused with the fractions to write instead."""
+    if any(v >= 1 for v in values) and all(0 < v < 100 for v in values):
+        raise ParamError(
+            f"parameter '{name}': got {values}, allowed: fractions in (0, 1), not percents "
+            f"(write {[round(v / 100, 6) for v in values]})"
+        )
+    if any(not 0 < v < 1 for v in values) or any(b <= a for a, b in zip(values, values[1:])):
+        raise ParamError(
+            f"parameter '{name}': got {values}, allowed: fractions in (0, 1), strictly increasing"
+        )
 
 
 def parse_overrides(schema: tuple[Param, ...], pairs: list[str]) -> dict[str, Any]:

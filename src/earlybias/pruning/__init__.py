@@ -10,7 +10,7 @@ This module stays light (no torch): ``earlybias list`` imports it.
 """
 
 from earlybias.budget import Estimate
-from earlybias.params import Param, ParamError
+from earlybias.params import Param, check_increasing_fractions
 
 TITLE = "Bias in pruned vision models: does compression amplify bias, and can the dense model tell?"
 
@@ -81,16 +81,7 @@ PARAMS = (
 
 def check_params(params: dict) -> None:
     """Sparsities are fractions in (0, 1), strictly increasing; percents are refused by name."""
-    s = params["sparsities"]
-    if any(v >= 1 for v in s) and all(0 < v < 100 for v in s):
-        raise ParamError(
-            f"parameter 'sparsities': got {s}, allowed: fractions in (0, 1), not percents "
-            f"(write {[round(v / 100, 4) for v in s]})"
-        )
-    if any(not 0 < v < 1 for v in s) or any(b <= a for a, b in zip(s, s[1:])):
-        raise ParamError(
-            f"parameter 'sparsities': got {s}, allowed: fractions in (0, 1), strictly increasing"
-        )
+    check_increasing_fractions("sparsities", params["sparsities"])
 
 
 # Cost model (the study's 2-core machine): forward multiply-adds per second of the batched engine

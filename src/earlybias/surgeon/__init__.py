@@ -14,7 +14,7 @@ This module stays light (no torch): ``earlybias list`` imports it.
 """
 
 from earlybias.budget import Estimate
-from earlybias.params import Param, ParamError
+from earlybias.params import Param, check_increasing_fractions
 
 TITLE = "The debiasing surgeon: does a biased network already hold an unbiased sub-network?"
 
@@ -93,14 +93,7 @@ PARAMS = (
 
 def check_params(params: dict) -> None:
     """rhos are fractions in (0, 1), strictly increasing; percents are refused by name."""
-    r = params["rhos"]
-    if any(v >= 1 for v in r) and all(0 < v < 100 for v in r):
-        raise ParamError(
-            f"parameter 'rhos': got {r}, allowed: fractions in (0, 1), not percents "
-            f"(write {[round(v / 100, 6) for v in r]})"
-        )
-    if any(not 0 < v < 1 for v in r) or any(b <= a for a, b in zip(r, r[1:])):
-        raise ParamError(f"parameter 'rhos': got {r}, allowed: fractions in (0, 1), strictly increasing")
+    check_increasing_fractions("rhos", params["rhos"])
 
 
 # Cost model (the study's 2-core machine, measured at the default profile): seconds per

@@ -55,7 +55,6 @@ class Setup:
     channels: tuple[int, ...] = (16, 32, 32)
     lr: float = 1e-3
     batch_size: int = 100
-    pool: bool = False
 
     def __post_init__(self):
         check_seed(self.seed)
@@ -72,14 +71,12 @@ class Setup:
     @property
     def net(self) -> grouped.ConvNet:
         """3x3 convolutions (stride 1, then 2) with ReLU and a linear readout: a small cousin of
-        ReBias' SimpleConvNet (four 7x7 convolutions, batch norm, global average pooling), which
-        the paper uses on Biased MNIST, without batch norm (FFW gates no batch-norm weight).
-        ``pool`` averages the last map as SimpleConvNet does; at 8x8 pixels the pooled features
-        kept too little of the digit for any read-out (the last layer re-trained on balanced
-        data reached 0.10-0.22 unbiased accuracy pooled, 0.24-0.39 flattened), so it is off by
-        default."""
+        ReBias' SimpleConvNet (four 7x7 convolutions with batch norm, then global average
+        pooling), which the paper uses on Biased MNIST. No batch norm (FFW gates no batch-norm
+        weight) and no pooling: at 8x8 pixels the last map is 2x2, and flattening it keeps where
+        the strokes are."""
         strides = (1,) + (2,) * (len(self.channels) - 1)
-        return grouped.ConvNet(3, 8, self.channels, 10, strides, pool=self.pool)
+        return grouped.ConvNet(3, 8, self.channels, 10, strides)
 
     def stream(self, *keys: int) -> int:
         """A seed derived from the run's seed and ``keys`` (independent streams)."""
@@ -170,27 +167,35 @@ def make_data(setup: Setup) -> Data:
     )
 
 
-def _train_vanilla(setup: Setup, data: Data, progress: bool) -> dict[str, torch.Tensor]:
-    """Vanilla models (R x S, rho-major) and the ceiling's S models, trained as one program: Adam
-    (ReBias' default optimiser for Biased MNIST) on each model's own colouring of the digits."""
-    R, S = len(setup.rhos), setup.n_seeds
-    seeds = [setup.stream(10, m) for m in range((R + 1) * S)]
-    images = torch.cat(
-        [data.train_images.repeat_interleave(S, dim=0), data.unbiased_images.expand(S, -1, -1, -1, -1)]
-    )
+def _train(setup: Setup, seeds: list[int], images, labels, progress: bool, masks=None) -> dict:
+    """Fresh models, one per seed, trained by the chapter's recipe: Adam (ReBias' default
+    optimiser for Biased MNIST) with cross-entropy, each model on its own shuffles."""
     params, _ = grouped.fit(
         setup.net,
         grouped.init_params(setup.net, seeds),
         images,
-        data.train_labels,
+        labels,
         seeds=seeds,
         epochs=setup.epochs,
         batch_size=setup.batch_size,
         lr=setup.lr,
         loss="ce",
+        masks=masks,
         progress=progress,
     )
     return params
+
+
+def _train_vanilla(setup: Setup, data: Data, progress: bool) -> dict[str, torch.Tensor]:
+    """Vanilla models (R x S, rho-major) and the ceiling's S models, trained as one program, each
+    on its own colouring of the digits."""
+    R, S = len(setup.rhos), setup.n_seeds
+    images = torch.cat(
+        [data.train_images.repeat_interleave(S, dim=0), data.unbiased_images.expand(S, -1, -1, -1, -1)]
+    )
+    return _train(
+        setup, [setup.stream(10, m) for m in range((R + 1) * S)], images, data.train_labels, progress
+    )
 
 
 def random_masks(masks: dict[str, torch.Tensor], seed: int) -> dict[str, torch.Tensor]:
@@ -235,22 +240,8 @@ def _retrain(setup: Setup, data: Data, masks: dict, progress: bool) -> dict[str,
     from the same initialisations (S masked models, then S dense, one program)."""
     S = setup.n_seeds
     seeds = [setup.stream(30, s) for s in range(S)] * 2
-    top = data.train_images[-1]
-    ones = {k: torch.ones_like(v) for k, v in masks.items()}
-    both = {k: torch.cat([masks[k], ones[k]]) for k in masks}
-    params, _ = grouped.fit(
-        setup.net,
-        grouped.init_params(setup.net, seeds),
-        top,
-        data.train_labels,
-        seeds=seeds,
-        epochs=setup.epochs,
-        batch_size=setup.batch_size,
-        lr=setup.lr,
-        loss="ce",
-        masks=both,
-        progress=progress,
-    )
+    both = {k: torch.cat([masks[k], torch.ones_like(masks[k])]) for k in masks}
+    params = _train(setup, seeds, data.train_images[-1], data.train_labels, progress, both)
     return {k: (v * both[k] if k in both else v) for k, v in params.items()}
 
 
@@ -284,7 +275,7 @@ def run(setup: Setup, progress: bool = False) -> tuple[Outputs, Data]:
     data = make_data(setup)
     net, R, S = setup.net, len(setup.rhos), setup.n_seeds
     M = R * S
-    data_key = setup.key("seed", "n_seeds", "rhos", "channels", "epochs", "lr", "batch_size", "pool")
+    data_key = setup.key("seed", "n_seeds", "rhos", "channels", "epochs", "lr", "batch_size")
     models = cached(
         "surgeon-vanilla", data_key, lambda: _train_vanilla(setup, data, progress), version=VERSION
     )

@@ -36,7 +36,7 @@ def explore(o: Outputs, rho: float, mi_weight: float) -> None:
     ax.set_xlim(0, 1)
     ax.set_xlabel("unbiased test accuracy")
     ax.set_ylabel("")
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="upper right", fontsize=8)
     s = o.sparsity[(o.sparsity.method == variant) & np.isclose(o.sparsity.rho, rho)]
     sns.barplot(data=s, x="layer", y="sparsity", errorbar="sd", color="C1", ax=bx)
     bx.set_ylim(0, 1)
@@ -44,7 +44,7 @@ def explore(o: Outputs, rho: float, mi_weight: float) -> None:
     lam = o.setup.mi_weight if variant == "ffw" else 0.0
     bx.set_title(f"mask found with λ = {lam:g}", fontsize=10)
     fig.suptitle(
-        f"rho = {rho:g}: {int(o.n_conflicting[o.setup.rhos.index(rho)])} bias-conflicting training images"
+        f"ρ = {rho:g}: {int(o.n_conflicting[o.setup.rhos.index(rho)])} bias-conflicting training images"
     )
     fig.tight_layout()
     plt.show()

@@ -6,19 +6,20 @@ Per model, with frozen weights w and gates m (``gates``), the loss of one batch 
 
     L(m) = CE(f(x; w * g(m / T)), y) + lambda * I(b; b_hat),
 
-where b_hat is the softmax of a linear **privacy head** on the pooled features and I the batch
-estimate of ``gates.mutual_information`` (the code's objective ``alpha * loss_task + gamma * MI``
-with alpha = 1 and gamma = 10, ``config.py``; lambda here is gamma). The
-head's own weights are trained at the same time, on the detached features, to read b (cross-
-entropy, SGD): the MI term's gradient reaches the gates only (``train_gating_weights_epoch``).
-After each gate epoch the head is re-trained to a plateau on the gated network's features
-(``train_PH_double``), the validation MI (estimated on the whole validation set at once, where
-the code averages its batches' estimates) steps the temperature schedule, and a model whose T
-fell below ``MIN_TEMPERATURE`` stops. The mask is ``gates.final_mask`` (m >= 0), used without
+where b_hat is the softmax of a linear **privacy head** on the features before the classifier
+(the code reads its SimpleConvNet's pooled features there) and I the batch estimate of
+``gates.mutual_information`` (the code's objective ``alpha * loss_task + gamma * MI`` with
+alpha = 1 and gamma = 10, ``config.py``; lambda here is gamma). The head's own weights are
+trained at the same time, on the detached features, to read b (cross-entropy, SGD): the MI
+term's gradient reaches the gates only (``train_gating_weights_epoch``). After each gate epoch
+the head is re-trained to a plateau on the gated network's features (``train_PH_double``), the
+validation MI (estimated on the whole validation set at once, where the code averages its
+batches' estimates) steps the temperature schedule, and a model whose T fell below
+``MIN_TEMPERATURE`` stops. The mask is ``gates.final_mask`` (m >= 0), used without
 fine-tuning.
 
 ``train_linear`` trains M linear classifiers on fixed features: the privacy head, the
-last-layer-retraining baseline and the colour probe are all such classifiers.
+last-layer-retraining baseline and the probes are all such classifiers.
 """
 
 from __future__ import annotations

@@ -12,8 +12,9 @@ so at m = 0 the network is the vanilla one (g(0) = 1), and a negative m shrinks 
 receives a gradient and can be pushed down. As the temperature T falls to 0, g(m / T) becomes the
 step m >= 0: the final binary mask (``final_mask``), applied with no fine-tuning.
 
-**The penalty.** A linear "privacy head" reads the bias label b from pooled features; with its
-softmax q (N, K) and the one-hot labels B (N, K), the batch estimate of the mutual information is
+**The penalty.** A linear "privacy head" reads the bias label b from the features before the
+classifier; with its softmax q (N, K) and the one-hot labels B (N, K), the batch estimate of the
+mutual information is
 
     J = B^T q / N,   I(b; b_hat) = sum_jk J_jk log(J_jk / (J_j. J_.k)) / log K,
 

@@ -6,8 +6,8 @@ share: M convolutional networks of one architecture (``ConvNet``), each with its
 initialisation and data order, run as **grouped convolutions** (``groups=M``) and batched matrix
 products, so one forward pass serves every model.
 
-- ``ConvNet``: the architecture (3x3 convolutions of stride 2, or 1 where asked, with ReLU, an
-  optional global average pooling, optional fully connected hidden layers, then a linear readout);
+- ``ConvNet``: the architecture (3x3 convolutions of stride 2, or 1 where asked, with ReLU, optional
+  fully connected hidden layers, then a linear readout);
 - ``init_params``: stacked parameters ``{name: (M, ...)}`` named as the ``torch.nn`` module's
   ``state_dict`` (``module(net)``), each model drawn from its own seed like PyTorch's default;
 - ``forward``: outputs (M, B, n_outputs) of all models, with optional weight **masks** (pruning);
@@ -62,9 +62,7 @@ class ConvNet:
     ``len(hidden)`` fully connected layers with ReLU (none by default), then a linear readout to
     ``n_outputs``. ``strides`` gives each convolution's stride (1 or 2; default: 2 for all): a
     stride-1 first convolution keeps the image's full resolution for the fine detail (edges,
-    corners) that a stride 2 averages away. ``pool``: average the last feature map over its
-    positions (global average pooling, as ReBias' and the surgeon paper's SimpleConvNet do), so
-    the readout sees one value per channel."""
+    corners) that a stride 2 averages away."""
 
     in_channels: int = 3
     image_size: int = 16
@@ -72,7 +70,6 @@ class ConvNet:
     n_outputs: int = 13
     strides: tuple[int, ...] | None = None
     hidden: tuple[int, ...] = ()
-    pool: bool = False
 
     def __post_init__(self):
         check_int("in_channels", self.in_channels, 1)
@@ -107,8 +104,8 @@ class ConvNet:
 
     @property
     def n_features(self) -> int:
-        """Inputs of the first fully connected layer: the last map, flattened or pooled."""
-        return self.channels[-1] * (1 if self.pool else self.feature_size**2)
+        """Inputs of the first fully connected layer: the last feature map, flattened."""
+        return self.channels[-1] * self.feature_size**2
 
     def shapes(self) -> dict[str, tuple[int, ...]]:
         """Shape of each parameter of one model, in ``state_dict`` order."""
@@ -155,12 +152,12 @@ class _Module(torch.nn.Module):
             self.add_module(f"hidden{j}", torch.nn.Linear(f_in, h))
             f_in = h
         self.fc = torch.nn.Linear(f_in, net.n_outputs)
-        self.n_conv, self.n_hidden, self.pool = len(net.channels), len(net.hidden), net.pool
+        self.n_conv, self.n_hidden = len(net.channels), len(net.hidden)
 
     def forward(self, x):
         for i in range(self.n_conv):
             x = torch.relu(getattr(self, f"conv{i}")(x))
-        x = x.mean(dim=(2, 3)) if self.pool else x.flatten(1)
+        x = x.flatten(1)
         for j in range(self.n_hidden):
             x = torch.relu(getattr(self, f"hidden{j}")(x))
         return self.fc(x)
@@ -211,7 +208,7 @@ def _effective(params, masks, transform):
 
 def features(net: ConvNet, weights: dict[str, torch.Tensor], x: torch.Tensor, masks=None) -> torch.Tensor:
     """What the readout of each of the M models of ``weights`` reads, (M, B, F): the last
-    feature map (flattened, or averaged over positions with ``pool``) after the hidden layers.
+    feature map, flattened, after the hidden layers.
     ``x``: (B, C, H, W), the same images for every model, or (M, B, C, H, W), a batch of its
     own per model. ``masks`` (name -> (M, ...) 0/1) multiply the named weights."""
     if masks:
@@ -227,8 +224,6 @@ def features(net: ConvNet, weights: dict[str, torch.Tensor], x: torch.Tensor, ma
         w, b = weights[f"conv{i}.weight"], weights[f"conv{i}.bias"]
         h = F.conv2d(h, w.reshape(-1, *w.shape[2:]), b.reshape(-1), stride=t, padding=1, groups=M)
         h = torch.relu(h)
-    if net.pool:
-        h = h.reshape(B, M, net.channels[-1], -1).mean(dim=3)
     h = h.reshape(B, M, -1).transpose(0, 1)  # (M, B, features): each model's map, flattened as nn does
     for j in range(len(net.hidden)):
         w, b = weights[f"hidden{j}.weight"], weights[f"hidden{j}.bias"]
