@@ -21,10 +21,10 @@ TITLE = "The debiasing surgeon: does a biased network already hold an unbiased s
 #: Findings of the paper that do not hold in our setting (DESIGN.md, "Not reproduced").
 NOT_REPRODUCED: dict[str, str] = {
     "vanilla-collapses": (
-        "the collapse is already almost complete at the lowest level: ten bias-conflicting digits per "
-        "class (the bundled digits, shifted ninefold) leave the vanilla models near chance at rho = "
-        "0.99, so little is left to lose at 0.999 (section 'Does the vanilla network hold an "
-        "unbiased sub-network?')"
+        "the collapse is already almost complete at the lowest level: the handful of bias-conflicting "
+        "digits per class that the bundled digits allow (data/README.md) leave the vanilla models "
+        "closer to chance than to the unbiased ceiling at rho = 0.99, so little is left to lose at "
+        "0.999 (section 'Does the vanilla network hold an unbiased sub-network?')"
     ),
     "subnetwork-exists": (
         "at the two highest levels the vanilla models know almost nothing of the digit, and FFW's "
@@ -45,9 +45,9 @@ NOT_REPRODUCED: dict[str, str] = {
         "probe reads them worse than the vanilla features (section 'Where the colour lives')"
     ),
     "architecture-resists-bias": (
-        "trained from scratch on one bias-conflicting digit per class, the masked and the dense "
-        "architecture both learn the colour alone and end at chance (section 'Can the extracted "
-        "architecture learn the bias?')"
+        "trained from scratch on the top level's data, with its few bias-conflicting digits "
+        "per class, the masked and the dense architecture both learn the colour alone and end at "
+        "chance (section 'Can the extracted architecture learn the bias?')"
     ),
 }
 
