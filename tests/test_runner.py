@@ -1,6 +1,7 @@
 """`earlybias run`: a complete run directory on success, an honest failure otherwise."""
 
 import json
+import subprocess
 from pathlib import Path
 
 import nbformat
@@ -194,3 +195,44 @@ def test_smoke_run_writes_a_complete_run_directory(tmp_path, chapter):
     executed = json.loads((out / "executed.ipynb").read_text())
     injected = [c for c in executed["cells"] if "injected-parameters" in c["metadata"].get("tags", [])]
     assert injected and overrides[0].replace("=", " = ") in "".join(injected[0]["source"])
+
+
+def test_a_later_run_removes_staging_directories_of_dead_runs_only(tmp_path):
+    import os
+
+    from earlybias.runner import remove_stale_staging
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # a pid that no longer runs
+    dead = [tmp_path / f".a.partial-{gone.pid}", tmp_path / f".b.old-{gone.pid}"]
+    alive = [tmp_path / f".c.partial-{os.getppid()}", tmp_path / "run", tmp_path / f"x.partial-{gone.pid}"]
+    for d in dead + alive:
+        d.mkdir()
+    assert sorted(remove_stale_staging(tmp_path)) == sorted(dead)
+    assert sorted(tmp_path.iterdir()) == sorted(alive)
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])
+def test_a_stopped_run_leaves_nothing_behind(tmp_path, sig):
+    import signal
+    import time
+
+    from conftest import EARLYBIAS
+
+    out = tmp_path / "run"
+    proc = subprocess.Popen(
+        [*EARLYBIAS, "run", "igb", "--profile", "smoke", "-q", "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not any(p.name.startswith(".run.partial-") for p in tmp_path.iterdir()):
+        assert proc.poll() is None and time.monotonic() < deadline, "the run never started"
+        time.sleep(0.1)
+    time.sleep(2)  # the kernel is starting or running the notebook
+    proc.send_signal(getattr(signal, sig))
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err[-2000:]
+    assert "stopped; nothing was written" in err
+    assert list(tmp_path.iterdir()) == []

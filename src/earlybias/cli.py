@@ -41,6 +41,9 @@ def _run(args) -> int:
     except ExecutionFailed as exc:
         print(f"earlybias run: execution failed: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("earlybias run: stopped; nothing was written", file=sys.stderr)
+        return 130
     print(claims_summary(record))
     print(plan.out)
     return 0

@@ -3,7 +3,9 @@
 A run directory holds ``executed.ipynb``, ``params.yaml``, ``results.json`` and
 ``figures/*.png``. It is assembled in a sibling staging directory and renamed into place only
 after the notebook ran to its end, so a directory with a ``results.json`` is always complete.
-Every check of the input happens before a kernel starts.
+Every check of the input happens before a kernel starts. A run stopped by Ctrl-C or SIGTERM
+removes its staging directory; one killed outright cannot, so every run first removes the staging
+directories of runs whose process is gone (``remove_stale_staging``).
 """
 
 from __future__ import annotations
@@ -11,8 +13,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
+import signal
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,6 +37,10 @@ from earlybias.session import NOTEBOOK_RESULTS, RUN_DIR_ENV, THREADS_ENV, thread
 
 #: Where the book's executed chapters live; only ``earlybias book`` writes there.
 BOOK_CHAPTERS = ROOT / "book" / "chapters"
+
+#: The hidden directories a run works in beside its run directory: ``.NAME.partial-PID`` while the
+#: notebook runs, ``.NAME.old-PID`` while a finished run replaces an older one.
+STAGING = re.compile(r"^\.(?P<name>.+)\.(?:partial|old)-(?P<pid>\d+)$")
 
 
 class ExecutionFailed(RuntimeError):
@@ -107,17 +118,71 @@ def _failure(exc: Exception, chapter_id: str, notebook: Path) -> str:
     return f"chapter '{chapter_id}' ({shown}): {where} raised {what}"
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, and belongs to someone else
+        return True
+    return True
+
+
+def remove_stale_staging(folder: Path) -> list[Path]:
+    """Remove the staging directories (``STAGING``) in ``folder`` whose run's process is no longer
+    alive: what a run killed outright (SIGKILL, a lost machine) left behind. Returns them."""
+    stale = []
+    if folder.is_dir():
+        for path in folder.iterdir():
+            m = STAGING.match(path.name)
+            if m and path.is_dir() and int(m["pid"]) != os.getpid() and not _alive(int(m["pid"])):
+                shutil.rmtree(path, ignore_errors=True)
+                stale.append(path)
+    return stale
+
+
+@contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """Within the block SIGTERM raises KeyboardInterrupt, as Ctrl-C does, so that a stopped run
+    cleans up the same way (signal handlers can only be set from the main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def execute(plan: RunPlan, *, progress: bool = True, threads: int | None = None) -> dict:
     """Execute a planned run with papermill and return its results record.
 
     On failure the partial directory is kept as ``<out>.failed`` (it has no results.json, so it
-    cannot pass for a complete run) and :class:`ExecutionFailed` names the failing cell.
+    cannot pass for a complete run) and :class:`ExecutionFailed` names the failing cell. Stopped
+    (Ctrl-C, SIGTERM), the run removes its staging directory and raises KeyboardInterrupt.
     """
+    out = plan.out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_staging(out.parent)
+    staging = out.with_name(f".{out.name}.partial-{os.getpid()}")
+    with _sigterm_interrupts():
+        try:
+            return _execute(plan, staging, progress, threads)
+        except KeyboardInterrupt:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+
+
+def _execute(plan: RunPlan, staging: Path, progress: bool, threads: int | None) -> dict:
+    """``execute``'s work: the notebook run in ``staging``, then swapped into ``plan.out``."""
     import papermill
 
     out = plan.out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = out.with_name(f".{out.name}.partial-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
     (staging / "params.yaml").write_text(
