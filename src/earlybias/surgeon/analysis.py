@@ -15,6 +15,7 @@ from earlybias.surgeon.experiment import Outputs
 
 __all__ = [
     "PAPER",
+    "REBIAS_VANILLA",
     "CHANCE",
     "accuracies",
     "vanilla_collapses",
@@ -31,6 +32,10 @@ PAPER = "nahon2024surgeon"
 
 #: Accuracy of a guess: ten digits, ten colours, balanced test set.
 CHANCE = 0.1
+
+#: Unbiased test accuracy of vanilla models on Biased MNIST of MNIST's 28x28 digits, mean of three
+#: runs: Table 1 of Bahng et al. 2020 (ReBias; ``resources/Table1.png`` of clovaai/rebias).
+REBIAS_VANILLA = {0.99: 0.891, 0.995: 0.721, 0.997: 0.334, 0.999: 0.104}
 
 #: The study's thresholds (the issue's, fixed before the first run).
 COLLAPSE_MIN = 0.20  # vanilla-collapses: points lost from the lowest to the highest rho

@@ -6,6 +6,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import seaborn as sns
 
+from earlybias.surgeon.analysis import REBIAS_VANILLA
 from earlybias.surgeon.experiment import Data, Outputs
 from earlybias.surgeon.explorer import LABELS
 
@@ -43,13 +44,17 @@ def data_examples(data: Data, rho_index: int = -1, n: int = 10):
 
 def accuracy_curves(o: Outputs):
     """Unbiased test accuracy against rho for every method (mean over seeds, band: one SD), with
-    the model trained on unbiased colours and chance as horizontal lines."""
+    the model trained on unbiased colours and chance as horizontal lines, and ReBias' vanilla
+    models on MNIST (its Table 1) at the levels it reports."""
     t = o.table[o.table.method != "ceiling"].copy()
     t["method"] = t.method.map(LABELS)
     fig, ax = plt.subplots(figsize=(7.5, 4.2))
     x = {r: i for i, r in enumerate(o.setup.rhos)}
     t["level"] = t.rho.map(x)
     sns.lineplot(data=t, x="level", y="accuracy", hue="method", marker="o", errorbar="sd", ax=ax)
+    known = [(x[r], REBIAS_VANILLA[r]) for r in o.setup.rhos if r in REBIAS_VANILLA]
+    if known:
+        ax.plot(*zip(*known), color="grey", ls="--", marker="s", label="vanilla on MNIST (ReBias, Table 1)")
     ceiling = o.table[o.table.method == "ceiling"].accuracy.mean()
     ax.axhline(ceiling, color="black", ls="--", lw=1, label=f"{LABELS['ceiling']} ({ceiling:.2f})")
     ax.axhline(CHANCE, color="grey", ls=":", lw=1, label="chance")
