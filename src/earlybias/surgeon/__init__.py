@@ -66,7 +66,7 @@ PARAMS = (
         "balanced_size",
         "int",
         2000,
-        "bias-balanced images that train FFW's gates (the rest of the 3,231 validate them)",
+        "bias-balanced images that train FFW's gates (the rest of the 3,240 validate them)",
         low=200,
         high=2700,
     ),
