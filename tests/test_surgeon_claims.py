@@ -68,9 +68,9 @@ def _outputs(ffw_acc, vanilla_acc):
         for i, rho in enumerate(setup.rhos):
             for s in range(2):
                 acc = {"vanilla": vanilla_acc, "ffw": ffw_acc}.get(method, [[0.1, 0.1]] * 2)
-                rows.append((method, rho, s, acc[i][s], np.nan, np.nan))
-    rows += [("ceiling", np.nan, s, 0.95, np.nan, np.nan) for s in range(2)]
-    table = pd.DataFrame(rows, columns=["method", "rho", "seed", "accuracy", "aligned", "conflicting"])
+                rows.append((method, rho, s, acc[i][s]))
+    rows += [("ceiling", np.nan, s, 0.95) for s in range(2)]
+    table = pd.DataFrame(rows, columns=["method", "rho", "seed", "accuracy"])
     probe = pd.DataFrame(
         [
             (f, t, r, s, 1.0 if t == "colour" and f == "vanilla" else 0.3)

@@ -252,7 +252,7 @@ def _accuracy(logits: torch.Tensor, labels: torch.Tensor) -> np.ndarray:
 @dataclass
 class Outputs:
     """What the analysis needs: per-model accuracies (``table``: method, rho, seed, accuracy on
-    the unbiased test set and on its bias-aligned and -conflicting parts), the per-layer sparsity
+    the unbiased test set), the per-layer sparsity
     of FFW's and the no-MI masks, the linear probes (colour and digit) on the vanilla and the
     sub-network's features, the re-trained architectures, the gate training's history,
     and the test predictions (M, N) of the vanilla, FFW and no-MI models (for the examples)."""
@@ -330,20 +330,14 @@ def run(setup: Setup, progress: bool = False) -> tuple[Outputs, Data]:
             probe_rows += [(features, target, setup.rhos[m // S], m % S, acc[m]) for m in range(M)]
     probe = pd.DataFrame(probe_rows, columns=["features", "target", "rho", "seed", "accuracy"])
 
-    aligned = (b == y).numpy()
     rows = []
     for method, out in logits.items():
-        acc, acc_a, acc_c = (
-            _accuracy(out, y),
-            _accuracy(out[:, aligned], y[aligned]),
-            _accuracy(out[:, ~aligned], y[~aligned]),
-        )
-        for m in range(M):
-            rows.append((method, setup.rhos[m // S], m % S, acc[m], acc_a[m], acc_c[m]))
+        acc = _accuracy(out, y)
+        rows += [(method, setup.rhos[m // S], m % S, acc[m]) for m in range(M)]
     ceiling_out = grouped.predict(net, ceiling, x)
     for s, a in enumerate(_accuracy(ceiling_out, y)):
-        rows.append(("ceiling", float("nan"), s, a, np.nan, np.nan))
-    table = pd.DataFrame(rows, columns=["method", "rho", "seed", "accuracy", "aligned", "conflicting"])
+        rows.append(("ceiling", float("nan"), s, a))
+    table = pd.DataFrame(rows, columns=["method", "rho", "seed", "accuracy"])
 
     sparsity = pd.DataFrame(
         [

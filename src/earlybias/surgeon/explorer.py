@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from earlybias.surgeon.analysis import CHANCE
 from earlybias.surgeon.experiment import Outputs
 
 #: How the methods are called in the chapter's figures.
@@ -32,7 +33,7 @@ def explore(o: Outputs, rho: float, mi_weight: float) -> None:
     order = list(LABELS.values())
     sns.barplot(data=t, y="method", x="accuracy", order=order, errorbar=None, color="0.85", ax=ax)
     sns.stripplot(data=t, y="method", x="accuracy", order=order, color="C0", size=5, ax=ax)
-    ax.axvline(0.1, color="grey", ls=":", label="chance")
+    ax.axvline(CHANCE, color="grey", ls=":", label="chance")
     ax.set_xlim(0, 1)
     ax.set_xlabel("unbiased test accuracy")
     ax.set_ylabel("")

@@ -6,11 +6,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import seaborn as sns
 
-from earlybias.surgeon.analysis import REBIAS_VANILLA
+from earlybias.surgeon.analysis import CHANCE, REBIAS_VANILLA
 from earlybias.surgeon.experiment import Data, Outputs
 from earlybias.surgeon.explorer import LABELS
-
-CHANCE = 0.1
 
 
 def _show(ax, image, title=None):
