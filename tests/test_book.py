@@ -33,6 +33,8 @@ def test_default_profile_claims_pass_or_fail_as_listed(book_runs, chapter):
     ]
     assert not wrong, wrong
     assert set(chapter.not_reproduced) <= {c.id for c in claims}, "NOT_REPRODUCED names no claim"
+    # A sweep plots the chapter's headline metrics: each is one the notebook records.
+    assert set(chapter.headline) <= set(record["metrics"]), "HEADLINE names a metric never recorded"
     # CI executes the book from an empty cache: the cold budgets of DESIGN.md.
     budget = COLD_BUDGET_S.get(chapter.id, 480)
     assert record["runtime_s"] < budget, f"{chapter.id} runs in at most {budget / 60:.0f} minutes cold"
@@ -118,3 +120,24 @@ def test_surgeon_subnetwork_accuracy_recomputes_from_its_files_alone(book_runs):
     assert vanilla == pytest.approx(metrics["vanilla_unbiased_acc_top"], abs=1e-6)
     # the colours are those of an unbiased test set: a tenth of the images on their class's colour
     assert (test["colors"] == test["labels"]).float().mean().item() == pytest.approx(0.1, abs=0.02)
+
+
+def test_the_books_sweep_has_every_point_and_its_figures(book_runs, tmp_path):
+    """The page "Rerunning the study at scale" shows a real sweep: every point ran, and its table
+    is what `earlybias sweep --collect` rebuilds from the points' run directories."""
+    import pandas as pd
+
+    from earlybias.book import BOOK_SWEEP, SWEEP_DIR
+    from earlybias.sweep.grid import plan_sweep
+    from earlybias.sweep.table import collect
+
+    plan = plan_sweep(**BOOK_SWEEP, out=tmp_path / "sweep")
+    table = pd.read_parquet(SWEEP_DIR / "table.parquet")
+    assert list(table.point) == [p.name for p in plan.points] and (table.status == "done").all()
+    pd.testing.assert_frame_equal(collect(SWEEP_DIR), table)
+    figures = {p.name for p in (SWEEP_DIR / "figures").glob("*.png")}
+    assert "gamma_measured-vs-depth.png" in figures
+    assert all(f"figures/{name}" in (SWEEP_DIR / "summary.md").read_text() for name in figures)
+    # What the page says of the figure: ReLU's bias grows with depth (the chapter's theory).
+    relu = table[table.activation == "relu"].groupby("depth").gamma_measured.mean()
+    assert relu.is_monotonic_increasing and relu.iloc[-1] > relu.iloc[0]

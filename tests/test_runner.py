@@ -40,7 +40,15 @@ def _notebook_chapter(tmp_path, code: str, not_reproduced: dict[str, str]) -> tu
             return path
 
     igb = CHAPTERS["igb"]
-    chapter = Made("made", "a chapter made by the test", igb.params, igb.check, igb.estimate, not_reproduced)
+    chapter = Made(
+        "made",
+        "a chapter made by the test",
+        igb.params,
+        igb.check,
+        igb.estimate,
+        not_reproduced,
+        igb.headline,
+    )
     params = resolve(chapter.params, {}, {})
     return chapter, RunPlan(chapter, "smoke", params, tmp_path / "run", igb.estimate(params))
 
@@ -199,13 +207,24 @@ def test_smoke_run_writes_a_complete_run_directory(tmp_path, chapter):
 
 def test_a_later_run_removes_staging_directories_of_dead_runs_only(tmp_path):
     import os
+    import socket
 
     from earlybias.runner import remove_stale_staging
 
+    here = socket.gethostname()
     gone = subprocess.Popen(["true"])
     gone.wait()  # a pid that no longer runs
-    dead = [tmp_path / f".a.partial-{gone.pid}", tmp_path / f".b.old-{gone.pid}"]
-    alive = [tmp_path / f".c.partial-{os.getppid()}", tmp_path / "run", tmp_path / f"x.partial-{gone.pid}"]
+    dead = [
+        tmp_path / f".a.partial-{gone.pid}@{here}",
+        tmp_path / f".b.old-{gone.pid}@{here}",
+        tmp_path / f".e.partial-{gone.pid}",  # as written before runs named their host
+    ]
+    alive = [
+        tmp_path / f".c.partial-{os.getppid()}@{here}",
+        tmp_path / f".d.partial-{gone.pid}@another-host",  # its process cannot be seen from here
+        tmp_path / "run",
+        tmp_path / f"x.partial-{gone.pid}@{here}",
+    ]
     for d in dead + alive:
         d.mkdir()
     assert sorted(remove_stale_staging(tmp_path)) == sorted(dead)

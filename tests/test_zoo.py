@@ -97,6 +97,22 @@ def test_chunked_training_is_bit_identical_to_one_chunk(tmp_path):
     _assert_same(one.meta, three.meta)
 
 
+def test_runs_sharing_the_cache_may_build_the_same_zoo_at_once(tmp_path):
+    """Two runs (a sweep's points) training and joining one zoo at the same time: both get the
+    zoo, and the cache ends with it whole and nothing else."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    spec = ZooSpec(n_models=2 * BLOCK, n_train=32, epochs=1, batch_size=16)
+    with ThreadPoolExecutor(2) as pool:
+        a, b = pool.map(
+            lambda _: train_zoo(spec, chunk_size=BLOCK, cache_dir=tmp_path, progress=False), range(2)
+        )
+    _assert_same(a.params, b.params)
+    left = [p.name for p in zoo_dir(spec, tmp_path).iterdir()]
+    assert "zoo.pt" in left and not [n for n in left if n.endswith(".tmp")]
+    _assert_same(load_zoo(zoo_dir(spec, tmp_path) / "zoo.pt").params, a.params)
+
+
 def test_a_models_draws_depend_only_on_seed_and_index():
     small, large = ZooSpec(n_models=8, **TINY), ZooSpec(n_models=80, **TINY)
     init_s, data_s = _draws(small, range(5, 6))

@@ -4,7 +4,8 @@ The book is built with execution off (DESIGN.md): each chapter is executed here 
 ``default`` profile into ``book/chapters/<id>/``. A chapter's inputs are its notebook, its
 profiles, every file of ``src/earlybias`` and the installed package versions; their hash is
 stored beside the run, and a chapter whose hash is unchanged and whose inputs are no newer than
-that stamp is not executed again.
+that stamp is not executed again. The page "Rerunning the study at scale" shows one real sweep
+(:data:`BOOK_SWEEP`), run the same way into ``book/chapters/sweep/``.
 """
 
 from __future__ import annotations
@@ -20,9 +21,19 @@ from earlybias.chapters import CHAPTERS, Chapter
 from earlybias.claims import Claim
 from earlybias.paths import ROOT
 from earlybias.results import RESULTS, atomic_write, load_results
-from earlybias.runner import BOOK_CHAPTERS, claims_summary, execute, plan_run
+from earlybias.runner import BOOK_CHAPTERS, ExecutionFailed, claims_summary, execute, plan_run
 
 STAMP = "inputs.sha256"
+#: The sweep of the page "Rerunning the study at scale" (``earlybias sweep`` arguments): the
+#: initial guessing bias gamma against depth for three activations, three seeds each, every point
+#: the igb chapter at its smoke profile.
+BOOK_SWEEP = {
+    "chapter_id": "igb",
+    "profile": "smoke",
+    "grid": ["activation=relu,tanh,linear", "depth=1,2,4"],
+    "seeds": "0-2",
+}
+SWEEP_DIR = BOOK_CHAPTERS / "sweep"
 REPORT_TABLE = BOOK_CHAPTERS / "claims.md"
 BOOK_SOURCE = ROOT / "book"
 
@@ -43,18 +54,24 @@ def inputs_hash(chapter: Chapter) -> str:
     return h.hexdigest()
 
 
-def is_current(chapter: Chapter) -> bool:
-    """Whether the book's run of ``chapter`` is complete and no input changed since.
+def _sweep_hash(chapter: Chapter) -> str:
+    """The book sweep's inputs: its chapter's, and what the sweep asks for."""
+    return hashlib.sha256((inputs_hash(chapter) + repr(sorted(BOOK_SWEEP.items()))).encode()).hexdigest()
+
+
+def is_current(chapter: Chapter, out: Path | None = None, marker: str = RESULTS, digest=inputs_hash) -> bool:
+    """Whether the book's run of ``chapter`` in ``out`` (default ``book/chapters/<id>``) is
+    complete (it holds the file ``marker``) and no input changed since (``digest`` of the chapter).
 
     Like make, an input newer than the run counts as changed (``touch`` re-executes); unlike
     make, so does any change of content or of installed versions, whatever the timestamps say.
     """
-    out = BOOK_CHAPTERS / chapter.id
+    out = BOOK_CHAPTERS / chapter.id if out is None else out
     stamp = out / STAMP
-    if not (out / RESULTS).exists() or not stamp.exists():
+    if not (out / marker).exists() or not stamp.exists():
         return False
     newest = max(p.stat().st_mtime for p in _input_files(chapter))
-    return newest <= stamp.stat().st_mtime and stamp.read_text().strip() == inputs_hash(chapter)
+    return newest <= stamp.stat().st_mtime and stamp.read_text().strip() == digest(chapter)
 
 
 def execute_chapters(progress: bool = True) -> list[str]:
@@ -71,8 +88,43 @@ def execute_chapters(progress: bool = True) -> list[str]:
         atomic_write(out / STAMP, digest + "\n")
         print(claims_summary(record))
         executed.append(chapter.id)
+    if execute_sweep(progress):
+        executed.append("sweep")
     write_report_table()
     return executed
+
+
+def execute_sweep(progress: bool = True) -> bool:
+    """Run :data:`BOOK_SWEEP` on a local cluster of every core, unless its inputs are unchanged,
+    and move the finished sweep to ``book/chapters/sweep/``; return whether it ran. A sweep
+    writes outside the book like any run (``runs/book-sweep/``), started afresh, so the book never
+    shows a point computed by older code nor half a sweep."""
+    from earlybias.sweep.cluster import connect, cores, failed_points, local_threads, run_sweep
+    from earlybias.sweep.grid import plan_sweep
+    from earlybias.sweep.table import SUMMARY, write_outputs
+
+    chapter = CHAPTERS[BOOK_SWEEP["chapter_id"]]
+    if is_current(chapter, SWEEP_DIR, SUMMARY, _sweep_hash):
+        print("sweep: inputs unchanged, not executed")
+        return False
+    digest = _sweep_hash(chapter)
+    work = ROOT / "runs" / "book-sweep"
+    shutil.rmtree(work, ignore_errors=True)
+    plan = plan_sweep(**BOOK_SWEEP, out=work)
+    print(f"sweep: {len(plan.points)} points of chapter {chapter.id}")
+    workers = min(cores(), len(plan.points))
+    with connect(None, workers) as client:
+        outcome = run_sweep(plan, client, local_threads(workers), progress=progress)
+    failed = failed_points(outcome)
+    if failed:
+        raise ExecutionFailed(
+            f"the book's sweep: {len(failed)} points failed, such as {next(iter(failed.items()))}"
+        )
+    write_outputs(work)
+    atomic_write(work / STAMP, digest + "\n")
+    shutil.rmtree(SWEEP_DIR, ignore_errors=True)
+    work.rename(SWEEP_DIR)
+    return True
 
 
 def _cell(text: str) -> str:

@@ -22,6 +22,11 @@ class Chapter:
     estimate: Callable[[dict[str, Any]], Estimate]
     #: Findings that do not hold in our setting, with the reason (DESIGN.md, "Not reproduced").
     not_reproduced: dict[str, str]
+    #: The metrics a sweep plots against its varied parameters (each chapter's ``HEADLINE``).
+    headline: tuple[str, ...]
+    #: The cached model zoos a run with given parameters trains (``earlybias.zoo``): a sweep
+    #: trains their chunks on its cluster first. Chapters without zoos list none.
+    zoo_specs: Callable[[dict[str, Any]], list] = lambda params: []
 
     @property
     def notebook(self) -> Path:
@@ -39,7 +44,14 @@ CHAPTERS: dict[str, Chapter] = {
     c.id: c
     for c in (
         Chapter(
-            m.__name__.rsplit(".", 1)[-1], m.TITLE, m.PARAMS, m.check_params, m.estimate, m.NOT_REPRODUCED
+            m.__name__.rsplit(".", 1)[-1],
+            m.TITLE,
+            m.PARAMS,
+            m.check_params,
+            m.estimate,
+            m.NOT_REPRODUCED,
+            m.HEADLINE,
+            *([m.zoo_specs] if hasattr(m, "zoo_specs") else []),
         )
         for m in (igb, weights, pruning, surgeon, diffusion)
     )

@@ -1,6 +1,7 @@
-"""The ``earlybias`` command: ``list``, ``run`` and ``book``.
+"""The ``earlybias`` command: ``list``, ``run``, ``sweep`` and ``book``.
 
-Exit codes: 0 it ran; 1 execution failed (the message names the failing cell); 2 bad input.
+Exit codes: 0 it ran; 1 execution failed (the message names the failing cell, or a sweep's
+failed points); 2 bad input; 130 stopped by Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
@@ -49,6 +50,60 @@ def _run(args) -> int:
     return 0
 
 
+def _sweep(args) -> int:
+    from earlybias.runner import ExecutionFailed, sigterm_interrupts
+    from earlybias.sweep.cluster import connect, cores, failed_points, local_threads, run_sweep
+    from earlybias.sweep.grid import plan_sweep
+    from earlybias.sweep.table import SUMMARY, write_outputs
+
+    try:
+        if args.collect:
+            write_outputs(args.collect)
+            print(f"{args.collect}/{SUMMARY}")
+            return 0
+        if args.chapter is None:
+            raise ParamError("a chapter id is needed (or --collect DIR)")
+        plan = plan_sweep(args.chapter, args.profile, args.grid, args.param, args.seeds, args.out)
+        if args.workers is not None and not 1 <= args.workers <= cores():
+            raise ParamError(f"--workers {args.workers}: allowed: 1 to {cores()} (the cores of this machine)")
+    except ParamError as exc:
+        print(f"earlybias sweep: {exc}", file=sys.stderr)
+        return 2
+    todo = sum(not (plan.point_dir(p) / "results.json").is_file() for p in plan.points)
+    workers = args.workers or max(1, min(cores(), todo))
+    where = args.scheduler or f"a local cluster of {workers} worker(s)"
+    print(f"sweep {plan.chapter.id} ({plan.profile}): {len(plan.points)} points, {todo} to run, on {where}")
+    print(f"into {plan.out}")
+    try:
+        with sigterm_interrupts(), connect(args.scheduler, workers) as client:
+            threads = None if args.scheduler else local_threads(workers)
+            outcome = run_sweep(plan, client, threads, progress=not args.quiet)
+    except ParamError as exc:
+        print(f"earlybias sweep: {exc}", file=sys.stderr)
+        return 2
+    except ExecutionFailed as exc:
+        print(f"earlybias sweep: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        if (plan.out / "sweep.yaml").is_file():
+            write_outputs(plan.out)  # the table and summary of what finished, not of a former run
+        print(
+            "earlybias sweep: stopped; finished points are kept, and the same command runs the rest",
+            file=sys.stderr,
+        )
+        return 130
+    write_outputs(plan.out)
+    failed = failed_points(outcome)
+    ran = sum(r["ran"] for r in outcome.values() if r["status"] == "done")
+    print(
+        f"points: {len(outcome) - len(failed)} done ({ran} run now), {len(failed)} failed; "
+        f"table, figures and summary in {plan.out}"
+    )
+    for name, error in failed.items():
+        print(f"  failed {name}: {error}", file=sys.stderr)
+    return 1 if failed else 0
+
+
 def _book(args) -> int:
     import subprocess
 
@@ -71,26 +126,60 @@ def _book(args) -> int:
     return 0
 
 
+def _chapter_arguments(parser, param_help: str, out_help: str) -> None:
+    """What ``run`` and ``sweep`` share: the profile, ``-p NAME=VALUE``, ``--out`` and ``-q``."""
+    parser.add_argument(
+        "--profile", default="default", help=f"named parameter set: {', '.join(PROFILES)} (default: default)"
+    )
+    parser.add_argument(
+        "-p", "--param", action="append", default=[], metavar="NAME=VALUE", help=f"{param_help}; repeatable"
+    )
+    parser.add_argument("--out", help=out_help)
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="earlybias", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="print each chapter and its parameters").set_defaults(func=_list)
     run = sub.add_parser("run", help="execute a chapter into a run directory")
     run.add_argument("chapter", help="chapter id (see `earlybias list`)")
-    run.add_argument(
-        "--profile", default="default", help=f"named parameter set: {', '.join(PROFILES)} (default: default)"
+    _chapter_arguments(
+        run, "override one parameter", "run directory (default: runs/<chapter>/<profile>-<hash>/)"
     )
-    run.add_argument(
-        "-p",
-        "--param",
+    run.set_defaults(func=_run)
+    sweep = sub.add_parser(
+        "sweep",
+        help="run a chapter over a grid of parameters and seeds, as Dask tasks",
+        description="Every point of the grid is one `earlybias run` into DIR/points/<point>/; a point "
+        "that already has results is not run again, so an interrupted sweep resumes.",
+    )
+    sweep.add_argument("chapter", nargs="?", help="chapter id (see `earlybias list`)")
+    _chapter_arguments(
+        sweep,
+        "fix one parameter for every point",
+        "sweep directory (default: runs/sweeps/<chapter>/<profile>-<hash>/)",
+    )
+    sweep.add_argument(
+        "-g",
+        "--grid",
         action="append",
         default=[],
-        metavar="NAME=VALUE",
-        help="override one parameter; repeatable",
+        metavar="NAME=V1,V2,...",
+        help="vary one parameter over these values; repeatable (the grid is the product)",
     )
-    run.add_argument("--out", help="run directory (default: runs/<chapter>/<profile>-<hash>/)")
-    run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    run.set_defaults(func=_run)
+    sweep.add_argument("--seeds", help="seeds of every grid point: 0-4 or 0,3,7")
+    cluster = sweep.add_mutually_exclusive_group()
+    cluster.add_argument(
+        "--workers",
+        type=int,
+        help="worker processes of the local cluster (default: one per core, at most one per point)",
+    )
+    cluster.add_argument("--scheduler", metavar="ADDRESS", help="run on the Dask cluster of this scheduler")
+    sweep.add_argument(
+        "--collect", metavar="DIR", help="only rebuild the table, figures and summary of the sweep in DIR"
+    )
+    sweep.set_defaults(func=_sweep)
     book = sub.add_parser("book", help="execute the chapters whose inputs changed, build the HTML book")
     book.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     book.add_argument("--no-build", action="store_true", help="execute only; do not build the HTML")

@@ -20,6 +20,7 @@ __all__ = [
     "ParamError",
     "PROFILES",
     "parse_overrides",
+    "split_assignment",
     "resolve",
     "load_profiles",
     "check_increasing_fractions",
@@ -162,20 +163,29 @@ def check_increasing_fractions(name: str, values: list[float]) -> None:
         )
 
 
+def split_assignment(
+    schema: tuple[Param, ...], pair: str, seen, flag: str = "-p", form: str = "NAME=VALUE"
+) -> tuple[Param, str]:
+    """The parameter and the text of a command line's ``NAME=TEXT`` (given with ``flag``), after
+    checking its form, that the schema has the parameter and that ``seen`` does not hold it yet."""
+    name, sep, text = pair.partition("=")
+    name = name.strip()
+    if not sep:
+        raise ParamError(f"{flag} {pair!r}: expected {form}")
+    by_name = {p.name: p for p in schema}
+    if name not in by_name:
+        raise ParamError(f"unknown parameter '{name}': allowed: {', '.join(by_name)}")
+    if name in seen:
+        raise ParamError(f"parameter '{name}' is given twice ({flag} {name}=...); give it once")
+    return by_name[name], text
+
+
 def parse_overrides(schema: tuple[Param, ...], pairs: list[str]) -> dict[str, Any]:
     """Parse ``NAME=VALUE`` strings against ``schema``; raise :class:`ParamError` on bad input."""
-    by_name = {p.name: p for p in schema}
     out: dict[str, Any] = {}
     for pair in pairs:
-        name, sep, text = pair.partition("=")
-        name = name.strip()
-        if not sep:
-            raise ParamError(f"override {pair!r}: expected NAME=VALUE")
-        if name not in by_name:
-            raise ParamError(f"unknown parameter '{name}': allowed: {', '.join(by_name)}")
-        if name in out:
-            raise ParamError(f"parameter '{name}' is given twice (-p {name}=...); give it once")
-        out[name] = by_name[name].parse(text)
+        param, text = split_assignment(schema, pair, out)
+        out[param.name] = param.parse(text)
     return out
 
 

@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -38,9 +39,12 @@ from earlybias.session import NOTEBOOK_RESULTS, RUN_DIR_ENV, THREADS_ENV, thread
 #: Where the book's executed chapters live; only ``earlybias book`` writes there.
 BOOK_CHAPTERS = ROOT / "book" / "chapters"
 
-#: The hidden directories a run works in beside its run directory: ``.NAME.partial-PID`` while the
-#: notebook runs, ``.NAME.old-PID`` while a finished run replaces an older one.
-STAGING = re.compile(r"^\.(?P<name>.+)\.(?:partial|old)-(?P<pid>\d+)$")
+#: The hidden directories a run works in beside its run directory: ``.NAME.partial-PID@HOST``
+#: while the notebook runs, ``.NAME.old-PID@HOST`` while a finished run replaces an older one. The
+#: host tells runs on other machines of a shared file system (a sweep's cluster) apart: their
+#: processes cannot be seen from here, so their directories are never taken for stale ones
+#: (earlier versions wrote no host: theirs count as this machine's).
+STAGING = re.compile(r"^\.(?P<name>.+)\.(?:partial|old)-(?P<pid>\d+)(?:@(?P<host>[^/@]+))?$")
 
 
 class ExecutionFailed(RuntimeError):
@@ -128,21 +132,32 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _work_dir(out: Path, kind: str) -> Path:
+    """This process's ``kind`` (``partial`` or ``old``) directory beside ``out`` (``STAGING``)."""
+    return out.with_name(f".{out.name}.{kind}-{os.getpid()}@{socket.gethostname()}")
+
+
 def remove_stale_staging(folder: Path) -> list[Path]:
-    """Remove the staging directories (``STAGING``) in ``folder`` whose run's process is no longer
-    alive: what a run killed outright (SIGKILL, a lost machine) left behind. Returns them."""
+    """Remove the staging directories (``STAGING``) in ``folder`` of runs on this machine whose
+    process is no longer alive: what a run killed outright (SIGKILL) left behind. Returns them."""
     stale = []
     if folder.is_dir():
         for path in folder.iterdir():
             m = STAGING.match(path.name)
-            if m and path.is_dir() and int(m["pid"]) != os.getpid() and not _alive(int(m["pid"])):
+            if (
+                m
+                and path.is_dir()
+                and m["host"] in (None, socket.gethostname())
+                and int(m["pid"]) != os.getpid()
+                and not _alive(int(m["pid"]))
+            ):
                 shutil.rmtree(path, ignore_errors=True)
                 stale.append(path)
     return stale
 
 
 @contextmanager
-def _sigterm_interrupts() -> Iterator[None]:
+def sigterm_interrupts() -> Iterator[None]:
     """Within the block SIGTERM raises KeyboardInterrupt, as Ctrl-C does, so that a stopped run
     cleans up the same way (signal handlers can only be set from the main thread)."""
     if threading.current_thread() is not threading.main_thread():
@@ -169,8 +184,8 @@ def execute(plan: RunPlan, *, progress: bool = True, threads: int | None = None)
     out = plan.out
     out.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_staging(out.parent)
-    staging = out.with_name(f".{out.name}.partial-{os.getpid()}")
-    with _sigterm_interrupts():
+    staging = _work_dir(out, "partial")
+    with sigterm_interrupts():
         try:
             return _execute(plan, staging, progress, threads)
         except KeyboardInterrupt:
@@ -243,7 +258,7 @@ def _execute(plan: RunPlan, staging: Path, progress: bool, threads: int | None) 
 
     # Swap the finished directory into place; an older run with the same name goes only now.
     if out.exists():
-        old = out.with_name(f".{out.name}.old-{os.getpid()}")
+        old = _work_dir(out, "old")
         out.rename(old)
         staging.rename(out)
         shutil.rmtree(old)

@@ -19,6 +19,9 @@ TITLE = "Decided early? When a small diffusion model commits to colour, shape an
 FACTORS = ("color", "shape", "texture", "position", "background")
 SAMPLERS = ("ddim", "ddpm")
 
+#: The metrics a sweep plots against the parameters it varies (``earlybias sweep``).
+HEADLINE = ("tau50_color", "tau50_shape", "generation_acc_min")
+
 #: Findings of the papers that do not hold in our setting (DESIGN.md, "Not reproduced").
 NOT_REPRODUCED: dict[str, str] = {
     "colour-early": (

@@ -21,6 +21,9 @@ ACTIVATIONS = ("relu", "tanh", "linear", "centered_relu", "gelu", "sigmoid")
 MONOTONE = ("relu", "tanh", "linear", "centered_relu", "sigmoid")
 N_DIGITS = 1797
 
+#: The metrics a sweep plots against the parameters it varies (``earlybias sweep``).
+HEADLINE = ("gamma_measured", "gamma_theory", "fmax_mean_measured")
+
 #: Findings of the paper that do not hold in our setting (DESIGN.md, "Not reproduced").
 NOT_REPRODUCED: dict[str, str] = {}
 

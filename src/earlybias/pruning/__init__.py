@@ -14,6 +14,9 @@ from earlybias.params import Param, check_increasing_fractions
 
 TITLE = "Bias in pruned vision models: does compression amplify bias, and can the dense model tell?"
 
+#: The metrics a sweep plots against the parameters it varies (``earlybias sweep``).
+HEADLINE = ("dense_acc", "acc_drop_max", "ba_change_max")
+
 #: Findings of the paper that do not hold in our setting (DESIGN.md, "Not reproduced").
 NOT_REPRODUCED: dict[str, str] = {
     "harmful-extreme": (

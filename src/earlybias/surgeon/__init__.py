@@ -18,6 +18,9 @@ from earlybias.params import Param, check_increasing_fractions
 
 TITLE = "The debiasing surgeon: does a biased network already hold an unbiased sub-network?"
 
+#: The metrics a sweep plots against the parameters it varies (``earlybias sweep``).
+HEADLINE = ("vanilla_unbiased_acc_top", "ffw_unbiased_acc_top", "last_layer_unbiased_acc_top")
+
 #: Findings of the paper that do not hold in our setting (DESIGN.md, "Not reproduced").
 NOT_REPRODUCED: dict[str, str] = {
     "vanilla-collapses": (

@@ -19,6 +19,9 @@ TITLE = "Inference-free bias detection: reading a network's bias off its weights
 FAMILIES = ("mlp", "cnn")
 DETECTORS = ("stats", "deepsets", "ifbid", "flat", "flat_net")
 
+#: The metrics a sweep plots against the parameters it varies (``earlybias sweep``).
+HEADLINE = ("four_cross_acc", "binary_cross_acc", "group_cross_acc")
+
 #: Findings of the paper that do not hold in our setting (DESIGN.md, "Not reproduced").
 NOT_REPRODUCED: dict[str, str] = {}
 
@@ -30,7 +33,7 @@ _GROUPS = len(GROUP_COLORS)  # the classes of the group task
 
 def _zoo_size(name: str, default: int, help: str, n_classes: int = len(LEVEL_NAMES)) -> Param:
     """The number of models of a zoo: at least two per class of its task (its ``n_classes`` bias
-    levels or groups), the rule ``experiments.color_zoos`` and ``group_zoos`` check."""
+    levels or groups), the rule ``experiments.color_specs`` and ``group_specs`` check."""
     return Param(name, "int", default, help, low=2 * n_classes, high=_MAX_MODELS)
 
 
@@ -91,6 +94,14 @@ PARAMS = (
     ),
     Param("seed", "int", 0, "random seed of the zoos and detectors", low=0, high=2**31 - 1),
 )
+
+
+def zoo_specs(params: dict) -> list:
+    """The ``ZooSpec`` of every zoo a run with ``params`` trains (``experiments.zoo_specs``;
+    imported here on demand, so that listing the chapter needs no torch)."""
+    from earlybias.weights import experiments
+
+    return experiments.zoo_specs(params)
 
 
 def check_params(params: dict) -> None:

@@ -43,8 +43,11 @@ __all__ = [
     "Task",
     "ZOO",
     "zoo_seed",
+    "color_specs",
     "color_zoos",
+    "group_specs",
     "group_zoos",
+    "zoo_specs",
     "level_task",
     "extremes",
     "group_task",
@@ -112,23 +115,24 @@ def zoo_seed(seed: int, role: str) -> int:
 ZOO = {p.name: p.default for p in PARAMS if p.name in ("family", "width", "epochs")}
 
 
-def _zoos(sizes: dict[str, int], seed: int, kind: str, progress: bool, **spec) -> dict[str, Zoo]:
-    """One trained zoo per role (``train``, ``heldout``, ``test``) of ``sizes[role]`` models with
-    the ``ZooSpec`` settings ``spec`` over :data:`ZOO`: the test zoo on digits pool B, the others on
+def _specs(sizes: dict[str, int], seed: int, kind: str, **spec) -> dict[str, ZooSpec]:
+    """One zoo per role (``train``, ``heldout``, ``test``) of ``sizes[role]`` models with the
+    ``ZooSpec`` settings ``spec`` over :data:`ZOO`: the test zoo on digits pool B, the others on
     pool A, each with the seed of its role (``kind`` + role, :func:`zoo_seed`)."""
     spec = {**ZOO, **spec}
     return {
-        role: train_zoo(
-            ZooSpec(
-                n_models=n, pool="B" if role == "test" else "A", seed=zoo_seed(seed, kind + role), **spec
-            ),
-            progress=progress,
+        role: ZooSpec(
+            n_models=n, pool="B" if role == "test" else "A", seed=zoo_seed(seed, kind + role), **spec
         )
         for role, n in sizes.items()
     }
 
 
-def color_zoos(
+def _trained(specs: dict[str, ZooSpec], progress: bool) -> dict[str, Zoo]:
+    return {role: train_zoo(spec, progress=progress) for role, spec in specs.items()}
+
+
+def color_specs(
     seed: int = 0,
     *,
     sigma2_levels,
@@ -136,38 +140,77 @@ def color_zoos(
     n_heldout_models: int,
     n_test_models: int,
     paper: bool = False,
-    progress: bool = False,
     **models,
-) -> dict[str, Zoo]:
-    """The colour-bias zoos (equation {eq}`weights-color`): ``train`` and ``heldout`` on digits pool
-    A, ``test`` on pool B. Model i of each zoo is trained at ``sigma2_levels[i % 4]``, so a zoo of
-    a multiple of 4 models is balanced over the levels. ``paper``: the zoos of the paper's levels,
-    seeded apart from the study's (roles ``paper_train``, ...). ``models``: ``ZooSpec`` settings
-    of the models (``family``, ``width``, ``epochs``, ...) over the chapter's, :data:`ZOO`."""
+) -> dict[str, ZooSpec]:
+    """The specs of the colour-bias zoos (equation {eq}`weights-color`): ``train`` and ``heldout``
+    on digits pool A, ``test`` on pool B. Model i of each zoo is trained at ``sigma2_levels[i % 4]``,
+    so a zoo of a multiple of 4 models is balanced over the levels. ``paper``: the zoos of the
+    paper's levels, seeded apart from the study's (roles ``paper_train``, ...). ``models``:
+    ``ZooSpec`` settings of the models (``family``, ``width``, ``epochs``, ...) over the chapter's,
+    :data:`ZOO`."""
     levels = check_reals("sigma2_levels", sigma2_levels, length=4, low=0, low_open=True, increasing=True)
     sizes = {"train": n_train_models, "heldout": n_heldout_models, "test": n_test_models}
     for role, n in sizes.items():
         check_int(f"n_{role}_models", n, 2 * len(levels))  # every level at least twice
-    return _zoos(sizes, seed, "paper_" if paper else "", progress, bias=levels, **models)
+    return _specs(sizes, seed, "paper_" if paper else "", bias=levels, **models)
 
 
-def group_zoos(
+def color_zoos(seed: int = 0, *, progress: bool = False, **kwargs) -> dict[str, Zoo]:
+    """The colour-bias zoos of :func:`color_specs` (same arguments), trained or read from the cache."""
+    return _trained(color_specs(seed, **kwargs), progress)
+
+
+def group_specs(
     seed: int = 0,
     *,
     n_group_models: int,
     n_group_heldout_models: int,
     n_group_test_models: int,
     minority_share: float = 0.1,
-    progress: bool = False,
     **models,
-) -> dict[str, Zoo]:
-    """The group-bias zoos (digits on three background colours, one group under-represented):
-    ``train`` and ``heldout`` on pool A, ``test`` on pool B; model i under-represents group i % 3.
-    ``models``: ``ZooSpec`` settings of the models over the chapter's, :data:`ZOO`."""
+) -> dict[str, ZooSpec]:
+    """The specs of the group-bias zoos (digits on three background colours, one group
+    under-represented): ``train`` and ``heldout`` on pool A, ``test`` on pool B; model i
+    under-represents group i % 3. ``models``: ``ZooSpec`` settings of the models over the
+    chapter's, :data:`ZOO`."""
     sizes = {"train": n_group_models, "heldout": n_group_heldout_models, "test": n_group_test_models}
     for role, n in sizes.items():
         check_int("n_group_models" if role == "train" else f"n_group_{role}_models", n, 2 * len(GROUP_COLORS))
-    return _zoos(sizes, seed, "group_", progress, task="group", minority_share=minority_share, **models)
+    return _specs(sizes, seed, "group_", task="group", minority_share=minority_share, **models)
+
+
+def group_zoos(seed: int = 0, *, progress: bool = False, **kwargs) -> dict[str, Zoo]:
+    """The group-bias zoos of :func:`group_specs` (same arguments), trained or read from the cache."""
+    return _trained(group_specs(seed, **kwargs), progress)
+
+
+def zoo_specs(params: dict) -> list[ZooSpec]:
+    """Every zoo the chapter's notebook trains for ``params`` beyond the small MLP comparison:
+    the study's and the paper's colour-bias zoos and the group-bias zoos. A sweep trains these
+    chunk by chunk on its cluster before the runs read them (``earlybias.sweep.cluster``)."""
+    models = {k: params[k] for k in ZOO}
+    roles = {
+        "n_train_models": params["n_train_models"],
+        "n_heldout_models": params["n_heldout_models"],
+        "n_test_models": params["n_test_models"],
+    }
+    study = color_specs(params["seed"], sigma2_levels=params["sigma2_levels"], **roles, **models)
+    paper = color_specs(
+        params["seed"],
+        sigma2_levels=params["paper_sigma2_levels"],
+        **{**roles, "n_train_models": params["n_paper_train_models"]},
+        paper=True,
+        **models,
+    )
+    group = group_specs(
+        params["seed"],
+        n_group_models=params["n_group_models"],
+        n_group_heldout_models=params["n_group_heldout_models"],
+        n_group_test_models=params["n_group_test_models"],
+        minority_share=params["minority_share"],
+        **models,
+    )
+    return [*study.values(), *paper.values(), *group.values()]
 
 
 # --------------------------------------------------------------------------- tasks

@@ -10,7 +10,8 @@ such zoos on the coloured 8x8 digits of ``earlybias.data.colored``:
 - ``nets``: the MLP and CNN families, batched over models and as plain ``torch.nn`` modules;
 - ``train``: ``train_batched`` (one tensor program per block of models) and ``train_loop``
   (the naive per-model loop it is tested and benchmarked against);
-- ``store``: ``Zoo``, ``train_zoo`` (cached, chunked, resumable) and ``load_zoo``.
+- ``store``: ``Zoo``, ``train_zoo`` (cached, chunked, resumable) and ``load_zoo``; a zoo's chunks
+  (``missing_chunks``, ``train_chunk``) can also be trained apart, as a sweep's Dask tasks do.
 
 Typical use::
 
@@ -21,7 +22,16 @@ Typical use::
 
 from earlybias.zoo.nets import CNN, MLP, param_shapes
 from earlybias.zoo.spec import FAMILIES, TASKS, ZooSpec
-from earlybias.zoo.store import Zoo, default_cache_dir, load_zoo, train_zoo, zoo_dir
+from earlybias.zoo.store import (
+    CHUNK,
+    Zoo,
+    default_cache_dir,
+    load_zoo,
+    missing_chunks,
+    train_chunk,
+    train_zoo,
+    zoo_dir,
+)
 from earlybias.zoo.train import BLOCK, train_batched, train_loop
 
 __all__ = [
@@ -34,6 +44,9 @@ __all__ = [
     "param_shapes",
     "Zoo",
     "train_zoo",
+    "CHUNK",
+    "missing_chunks",
+    "train_chunk",
     "load_zoo",
     "zoo_dir",
     "default_cache_dir",

@@ -10,6 +10,7 @@ numbers and strings only, never pickled code.
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +22,20 @@ from earlybias.zoo.nets import make_module
 from earlybias.zoo.spec import FORMAT_VERSION, ZooSpec
 from earlybias.zoo.train import BLOCK, train_batched
 
-__all__ = ["Zoo", "default_cache_dir", "zoo_dir", "train_zoo", "load_zoo"]
+__all__ = [
+    "CHUNK",
+    "Zoo",
+    "default_cache_dir",
+    "zoo_dir",
+    "zoo_chunks",
+    "missing_chunks",
+    "train_chunk",
+    "train_zoo",
+    "load_zoo",
+]
+
+#: Models per chunk file of a zoo's cache, by default.
+CHUNK = 4 * BLOCK
 
 
 @dataclass
@@ -89,7 +103,9 @@ class Zoo:
 
 
 def _atomic_save(obj: dict, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
+    # A temporary name of this process and thread: two runs that share the cache (a sweep's
+    # points) may write the same file at once, and each rename then puts a whole file in place.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
     torch.save(obj, tmp)
     os.replace(tmp, path)
 
@@ -111,15 +127,7 @@ def zoo_dir(spec: ZooSpec, cache_dir: str | Path | None = None) -> Path:
     return root / f"zoo-{spec.family}-{spec.task}-{spec.key()}"
 
 
-def train_zoo(
-    spec: ZooSpec, chunk_size: int = 4 * BLOCK, cache_dir: str | Path | None = None, progress: bool = True
-) -> Zoo:
-    """The zoo ``spec``: loaded from the cache, or trained chunk by chunk (resuming) and cached.
-
-    ``chunk_size`` (a multiple of ``BLOCK``) sets how many models are trained between two writes
-    to disk; it does not change the result: chunked and unchunked training agree bit for bit.
-    A rerun after an interruption reuses the finished chunks of the same ``chunk_size``.
-    """
+def _check_chunk_size(chunk_size: int) -> None:
     if (
         isinstance(chunk_size, bool)
         or not isinstance(chunk_size, int)
@@ -127,25 +135,76 @@ def train_zoo(
         or (chunk_size % BLOCK)
     ):
         raise ValueError(f"chunk_size must be a positive multiple of {BLOCK}, got {chunk_size!r}")
+
+
+def zoo_chunks(spec: ZooSpec, chunk_size: int = CHUNK) -> list[tuple[int, int]]:
+    """The model ranges ``(start, stop)`` that ``spec``'s zoo is trained and cached in."""
+    _check_chunk_size(chunk_size)
+    return [(a, min(a + chunk_size, spec.n_models)) for a in range(0, spec.n_models, chunk_size)]
+
+
+def _chunk_file(folder: Path, a: int, b: int) -> Path:
+    return folder / f"chunk-{a:06d}-{b:06d}.pt"
+
+
+def missing_chunks(
+    spec: ZooSpec, chunk_size: int = CHUNK, cache_dir: str | Path | None = None
+) -> list[tuple[int, int]]:
+    """The chunks of ``spec``'s zoo still to train: none once the zoo is cached whole."""
+    folder = zoo_dir(spec, cache_dir)
+    if (folder / "zoo.pt").is_file():
+        return []
+    return [(a, b) for a, b in zoo_chunks(spec, chunk_size) if not _chunk_file(folder, a, b).is_file()]
+
+
+def train_chunk(spec: ZooSpec, start: int, stop: int, cache_dir: str | Path | None = None) -> Path:
+    """Train models ``start..stop-1`` of ``spec`` and write them as one chunk file of its cache.
+
+    A chunk depends on nothing but ``spec`` and its range, so chunks can be trained anywhere that
+    sees the cache (a sweep's Dask workers, :func:`earlybias.sweep.cluster.train_zoos`) and in any
+    order; the file appears atomically, whole or not at all.
+    """
+    folder = zoo_dir(spec, cache_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    file = _chunk_file(folder, start, stop)
+    if not file.is_file():
+        params, meta = train_batched(spec, start, stop)
+        _atomic_save({"spec": spec.to_dict(), "params": params, "meta": meta}, file)
+    return file
+
+
+def train_zoo(
+    spec: ZooSpec, chunk_size: int = CHUNK, cache_dir: str | Path | None = None, progress: bool = True
+) -> Zoo:
+    """The zoo ``spec``: loaded from the cache, or trained chunk by chunk (resuming) and cached.
+
+    ``chunk_size`` (a multiple of ``BLOCK``) sets how many models are trained between two writes
+    to disk; it does not change the result: chunked and unchunked training agree bit for bit.
+    A rerun after an interruption reuses the finished chunks of the same ``chunk_size``.
+    """
+    ranges = zoo_chunks(spec, chunk_size)
     folder = zoo_dir(spec, cache_dir)
     final = folder / "zoo.pt"
     if final.is_file():
         return load_zoo(final)
-    folder.mkdir(parents=True, exist_ok=True)
-    ranges = [(a, min(a + chunk_size, spec.n_models)) for a in range(0, spec.n_models, chunk_size)]
-    files = [folder / f"chunk-{a:06d}-{b:06d}.pt" for a, b in ranges]
     with tqdm(
         total=spec.n_models,
         unit="model",
         disable=not progress,
         desc=f"zoo {spec.family}/{spec.task} pool {spec.pool}",
     ) as bar:
-        for (a, b), file in zip(ranges, files):
-            if not file.is_file():
-                params, meta = train_batched(spec, a, b)
-                _atomic_save({"spec": spec.to_dict(), "params": params, "meta": meta}, file)
+        files = []
+        for a, b in ranges:
+            if final.is_file():  # another run sharing the cache finished this zoo meanwhile
+                return load_zoo(final)
+            files.append(train_chunk(spec, a, b, cache_dir))
             bar.update(b - a)
-    chunks = [torch.load(f, weights_only=True) for f in files]
+    try:
+        chunks = [torch.load(f, weights_only=True) for f in files]
+    except FileNotFoundError:
+        if final.is_file():  # it did so, and removed its chunks, while we were reading them
+            return load_zoo(final)
+        raise
     for f, c in zip(files, chunks):
         if c["spec"] != spec.to_dict():
             raise ValueError(f"{f} was trained for another spec; delete {folder} to retrain")
@@ -158,5 +217,5 @@ def train_zoo(
     )
     zoo.save(final)
     for f in folder.glob("chunk-*.pt"):
-        f.unlink()
+        f.unlink(missing_ok=True)  # another run joining the same zoo may have removed it first
     return zoo
