@@ -179,3 +179,23 @@ def test_the_books_sweep_is_a_valid_sweep(tmp_path):
 
     plan = plan_sweep(**BOOK_SWEEP, out=tmp_path / "sweep")
     assert len(plan.points) >= 2 * len(plan.seeds) and len(plan.seeds) >= 2  # a spread per point
+
+
+def test_the_scale_page_shows_the_books_own_sweep_on_a_machine_and_on_a_cluster():
+    """The commands of the page "Rerunning the study at scale" are those of the sweep it shows."""
+    from earlybias.book import BOOK_SWEEP
+    from earlybias.paths import ROOT
+
+    command = " ".join(
+        [
+            "earlybias sweep",
+            BOOK_SWEEP["chapter_id"],
+            "--profile",
+            BOOK_SWEEP["profile"],
+            *(f"-g {g}" for g in BOOK_SWEEP["grid"]),
+            f"--seeds {BOOK_SWEEP['seeds']}",
+        ]
+    )
+    page = (ROOT / "book" / "scale.md").read_text()
+    assert page.count(command) == 2  # on this machine, then with --scheduler
+    assert f"{command} --scheduler" in page

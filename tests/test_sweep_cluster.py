@@ -165,6 +165,29 @@ def test_a_sweep_runs_on_a_scheduler_and_a_worker_started_as_separate_processes(
                 proc.wait(60)
 
 
+def test_a_scheduler_without_workers_is_a_clear_error_not_a_hang(tmp_path, monkeypatch):
+    from earlybias.params import ParamError
+    from earlybias.sweep import cluster
+
+    file = tmp_path / "scheduler.json"
+    dask = str(Path(sys.executable).with_name("dask"))
+    scheduler = subprocess.Popen(
+        [dask, "scheduler", "--port", "0", "--no-dashboard", "--scheduler-file", str(file)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait(file.is_file, 60, "the scheduler file")
+        address = json.loads(file.read_text())["address"]
+        monkeypatch.setattr(cluster, "WORKERS_TIMEOUT_S", 2)
+        with pytest.raises(ParamError, match=f"--scheduler {address}: the scheduler has no worker after 2 s"):
+            with cluster.connect(address):
+                pass
+    finally:
+        scheduler.terminate()
+        scheduler.wait(60)
+
+
 def test_a_worker_killed_in_the_middle_of_a_point_loses_nothing_and_counts_nothing_twice(tmp_path, env):
     out = tmp_path / "sweep"
     args = [*SWEEP, "-g", "detector=stats,flat,deepsets", "--workers", "2", "--out", str(out)]

@@ -37,8 +37,9 @@ from earlybias.sweep.grid import POINTS, SWEEP_FILE, SweepPlan
 CONNECT_TIMEOUT_S = 10
 #: Seconds to wait for that scheduler's first worker.
 WORKERS_TIMEOUT_S = 60
-#: Dask's nanny sets these to 1 in its workers; a point is a plain run and does without them.
-_DASK_THREAD_LIMITS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+#: Dask's nanny sets these to 1 in its workers; a point sets them to its own share of the cores,
+#: for the BLAS of numpy and scipy, as ``EARLYBIAS_THREADS`` does for torch.
+_BLAS_THREADS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 #: Where a sweep records the points that failed in its last invocation, with their errors.
 FAILURES = "failures.yaml"
 
@@ -144,8 +145,8 @@ def run_point(
     cmd += ["--profile", profile, "--out", str(target), "-q"]
     for pair in overrides:
         cmd += ["-p", pair]
-    env = {k: v for k, v in os.environ.items() if k not in _DASK_THREAD_LIMITS}
-    env[THREADS_ENV] = str(point_threads(threads))
+    n = str(point_threads(threads))
+    env = {**os.environ, THREADS_ENV: n, **dict.fromkeys(_BLAS_THREADS, n)}
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - t0
