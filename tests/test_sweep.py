@@ -155,14 +155,14 @@ def test_collect_rebuilds_table_figures_and_summary_from_the_run_directories_alo
         assert done.loc[point.name, "git_commit"] == "abc"
     pd.testing.assert_frame_equal(pd.read_parquet(plan.out / "table.parquet"), frame)
     assert len(pd.read_csv(plan.out / "table.csv")) == len(plan.points)
-    # One figure per headline metric against the numeric varied parameter (the activation is
-    # the colour, the seeds the spread).
-    assert sorted(p.name for p in (plan.out / "figures").glob("*.png")) == sorted(
-        f"{m}-vs-depth.png" for m in CHAPTERS["igb"].headline
-    )
+    # One figure per headline metric against each varied parameter (the other one the colour,
+    # the seeds the spread), in the grid's order.
+    figures = [f"{m}-vs-{x}.png" for x in ("activation", "depth") for m in CHAPTERS["igb"].headline]
+    assert sorted(p.name for p in (plan.out / "figures").glob("*.png")) == sorted(figures)
     text = (plan.out / "summary.md").read_text()
     assert "8 points, 6 done, 1 failed, 1 missing" in text
-    assert "cell 3 raised boom" in text and "figures/gamma_measured-vs-depth.png" in text
+    assert "cell 3 raised boom" in text
+    assert [line[line.index("(") + 9 : -1] for line in text.splitlines() if line.startswith("![")] == figures
     # Relu at depth 1 has no point done, so no row; at depth 2 both seeds are done.
     assert "| relu | 2 | 2 | 0.2" in text and "| relu | 1 |" not in text
 

@@ -30,7 +30,7 @@ STAMP = "inputs.sha256"
 BOOK_SWEEP = {
     "chapter_id": "igb",
     "profile": "smoke",
-    "grid": ["activation=relu,tanh,linear", "depth=1,2,4"],
+    "grid": ["depth=1,2,4", "activation=relu,tanh,linear"],
     "seeds": "0-2",
 }
 SWEEP_DIR = BOOK_CHAPTERS / "sweep"

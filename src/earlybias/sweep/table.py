@@ -87,7 +87,7 @@ def plot_metric(frame: pd.DataFrame, metric: str, x: str, hue: str | None):
     if _is_numeric(frame, x):
         sns.lineplot(**kw, marker="o")
     else:
-        sns.pointplot(**kw, dodge=0.2 if hue else False)
+        sns.pointplot(**kw, dodge=0.2 if hue else False, linestyle="none")  # no line between choices
     if _is_numeric(frame, x):
         ax.set_xticks(sorted(frame[x].unique()))  # the grid's values, not a continuum
     n = frame.groupby([x] + ([hue] if hue else [])).size()
@@ -164,9 +164,8 @@ def write_outputs(sweep_dir: Path) -> pd.DataFrame:
     """Write ``table.parquet``, ``table.csv``, ``figures/<metric>-vs-<parameter>.png`` and
     ``summary.md`` into ``sweep_dir`` from its run directories; return the table.
 
-    One figure per headline metric (in the chapter's order) and numeric varied parameter, the
-    other varied parameters as colours; only if no numeric parameter varies, one per varied
-    parameter."""
+    One figure per varied parameter (in the grid's order) and headline metric (in the chapter's),
+    the other varied parameters as colours and the seeds as the spread."""
     import matplotlib.pyplot as plt
 
     sweep_dir = Path(sweep_dir)
@@ -185,10 +184,10 @@ def write_outputs(sweep_dir: Path) -> pd.DataFrame:
         old.unlink()
     figures = []
     varied = [k for k in request["varied"] if k != "seed"]
-    # A number varied makes the x axis, a choice the colours; the seeds make the spread.
-    axes = [k for k in varied if _is_numeric(done, k)] or varied
-    for metric in [m for m in chapter.headline if m in done and np.isfinite(done[m].astype(float)).any()]:
-        for x in axes:
+    metrics = [m for m in chapter.headline if m in done and np.isfinite(done[m].astype(float)).any()]
+    # Each varied parameter in turn on the x axis, the others as colours; the seeds make the spread.
+    for x in varied:
+        for metric in metrics:
             others = [k for k in varied if k != x]
             hue = None
             data = done
