@@ -96,6 +96,15 @@ def test_local_cluster_gives_the_same_numbers_as_runs_one_by_one_and_resumes(tmp
         swept = table.loc[f"detector={detector}"]
         assert {k: swept[k] for k in metrics} == metrics
     assert _leftovers(out) == []
+    # The zoos the sweep trained on the cluster are those its runs read: the cache holds no other
+    # CNN zoo (the chapter's small MLP comparison zoos are trained by the runs themselves).
+    from earlybias.chapters import CHAPTERS
+    from earlybias.params import resolve
+
+    chapter = CHAPTERS["weights"]
+    params = resolve(chapter.params, chapter.profiles()["smoke"], {})
+    cached = {d.name for d in (tmp_path / "cache").glob("zoo-cnn-*")}
+    assert cached == {zoo_dir(s, tmp_path / "cache").name for s in chapter.zoo_specs(params)}
 
     # Rerun: every point has its results, so nothing runs and nothing changes.
     stamps = {p: (out / "points" / p / "results.json").stat().st_mtime_ns for p in table.index}

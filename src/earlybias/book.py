@@ -99,7 +99,7 @@ def execute_sweep(progress: bool = True) -> bool:
     and move the finished sweep to ``book/chapters/sweep/``; return whether it ran. A sweep
     writes outside the book like any run (``runs/book-sweep/``), started afresh, so the book never
     shows a point computed by older code nor half a sweep."""
-    from earlybias.sweep.cluster import connect, cores, failed_points, local_threads, run_sweep
+    from earlybias.sweep.cluster import connect, failed_points, local_threads, local_workers, run_sweep
     from earlybias.sweep.grid import plan_sweep
     from earlybias.sweep.table import SUMMARY, write_outputs
 
@@ -112,7 +112,7 @@ def execute_sweep(progress: bool = True) -> bool:
     shutil.rmtree(work, ignore_errors=True)
     plan = plan_sweep(**BOOK_SWEEP, out=work)
     print(f"sweep: {len(plan.points)} points of chapter {chapter.id}")
-    workers = min(cores(), len(plan.points))
+    workers = local_workers(len(plan.points))
     with connect(None, workers) as client:
         outcome = run_sweep(plan, client, local_threads(workers), progress=progress)
     failed = failed_points(outcome)

@@ -51,9 +51,17 @@ def _run(args) -> int:
 
 
 def _sweep(args) -> int:
+    from earlybias.results import RESULTS
     from earlybias.runner import ExecutionFailed, sigterm_interrupts
-    from earlybias.sweep.cluster import connect, cores, failed_points, local_threads, run_sweep
-    from earlybias.sweep.grid import plan_sweep
+    from earlybias.sweep.cluster import (
+        connect,
+        cores,
+        failed_points,
+        local_threads,
+        local_workers,
+        run_sweep,
+    )
+    from earlybias.sweep.grid import SWEEP_FILE, plan_sweep
     from earlybias.sweep.table import SUMMARY, write_outputs
 
     try:
@@ -69,8 +77,8 @@ def _sweep(args) -> int:
     except ParamError as exc:
         print(f"earlybias sweep: {exc}", file=sys.stderr)
         return 2
-    todo = sum(not (plan.point_dir(p) / "results.json").is_file() for p in plan.points)
-    workers = args.workers or max(1, min(cores(), todo))
+    todo = sum(not (plan.point_dir(p) / RESULTS).is_file() for p in plan.points)
+    workers = args.workers or local_workers(todo)
     where = args.scheduler or f"a local cluster of {workers} worker(s)"
     print(f"sweep {plan.chapter.id} ({plan.profile}): {len(plan.points)} points, {todo} to run, on {where}")
     print(f"into {plan.out}")
@@ -85,7 +93,7 @@ def _sweep(args) -> int:
         print(f"earlybias sweep: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        if (plan.out / "sweep.yaml").is_file():
+        if (plan.out / SWEEP_FILE).is_file():
             write_outputs(plan.out)  # the table and summary of what finished, not of a former run
         print(
             "earlybias sweep: stopped; finished points are kept, and the same command runs the rest",

@@ -93,6 +93,11 @@ def connect(scheduler: str | None = None, workers: int = 1) -> Iterator:
         yield client
 
 
+def local_workers(points: int) -> int:
+    """Workers of a local cluster for ``points`` points to run: one per core, at most one per point."""
+    return max(1, min(cores(), points))
+
+
 def local_threads(workers: int) -> int:
     """Threads of each point on a local cluster of ``workers`` workers: the cores shared out."""
     return max(1, cores() // workers)
