@@ -28,8 +28,10 @@ def test_report_shows_passed_failed_and_not_reproduced_claims(tmp_path, monkeypa
     book.write_report_table()
     text = (tmp_path / "claims.md").read_text()
     assert "| 1 / 2 (1 listed as not reproduced) |" in text
-    assert "| ok | s1 | 0 | < 1 | passed |" in text
-    assert "| gap | s2 | 2 | < 1 | *not reproduced*: does not hold \\| at 8x8 |" in text
+    # Each claim links to its row in its chapter's page (the anchor show_claims writes).
+    assert '| <a href="chapters/igb.html#claim-ok">ok</a> | s1 | 0 | < 1 | passed |' in text
+    gap = '| <a href="chapters/igb.html#claim-gap">gap</a> | s2 | 2 | < 1 |'
+    assert gap + " *not reproduced*: does not hold \\| at 8x8 |" in text
     assert "| weights | not executed |" in text
 
 

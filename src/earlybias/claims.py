@@ -188,4 +188,14 @@ def show_claims(claims: list[Claim], not_reproduced: dict[str, str] | None = Non
     def colour(row):
         return [f"background-color: {_SHADES[row['status']]}"] * len(row)
 
-    return frame.style.apply(colour, axis=1).format({"measured": "{:.4g}"}).hide(axis="index")
+    # Each claim's id is an anchor, ``#claim-<id>``, that the book's report links to.
+    return (
+        frame.style.apply(colour, axis=1)
+        .format({"measured": "{:.4g}", "id": lambda c: f'<span id="{anchor(c)}">{c}</span>'})
+        .hide(axis="index")
+    )
+
+
+def anchor(claim_id: str) -> str:
+    """The HTML id of a claim's row in its chapter's claims table."""
+    return f"claim-{claim_id}"

@@ -19,7 +19,7 @@ from earlybias.diffusion.model import FACTORS
 from earlybias.diffusion.sampling import initial_noise, sample
 from earlybias.validation import check_real
 
-__all__ = ["INITIAL", "N_NOISES", "condition", "explore_data", "explore", "explorer"]
+__all__ = ["INITIAL", "N_NOISES", "condition", "explore_data", "explore", "explorer", "page_explorer"]
 
 #: The explorer's starting point, also what the book shows: a colour switch at 90 % of the steps.
 INITIAL = {
@@ -125,3 +125,94 @@ def explorer(model, judges, *, n_steps: int, guidance: float, sampler: str, swit
         return explore(model, judges, a, b, tau, n_steps=n_steps, guidance=guidance, sampler=sampler)
 
     return widgets.interactive(show, **controls)
+
+
+#: Switch points the in-page explorer offers at most (spread over the run's switch points).
+PAGE_TAUS = 6
+
+
+def _switched_to(f: str) -> dict:
+    """The in-page explorer's B for factor ``f``: :data:`INITIAL`'s A with only ``f`` changed
+    (to INITIAL's B value where that differs, else to the next value of the factor)."""
+    a, b = INITIAL["a"], INITIAL["b"]
+    values = WORLD_FACTORS[f]
+    new = b[f] if b[f] != a[f] else values[(values.index(a[f]) + 1) % len(values)]
+    return {**a, f: new}
+
+
+def page_grid(model, judges, taus, *, n_steps: int, guidance: float, sampler: str, seed: int = 0) -> dict:
+    """Every state of the in-page explorer in one batched call of ``sampling.sample``: for each
+    factor f, :data:`N_NOISES` noises under A alone, switched to B_f (:func:`_switched_to`) after
+    each fraction of ``taus``, and under B_f alone. Returns ``{(f, tau): (images (3, N, 3, S, S),
+    share of switched samples keeping A's value of f)}``."""
+    n, a = N_NOISES, condition(INITIAL["a"])
+    ks = [int(round(t * n_steps)) for t in taus]
+    rows = [(f, k) for f in FACTORS for k in (*ks, 0)]  # (factor, switch step); k = 0: B alone
+    switch = torch.cat([condition(_switched_to(f)) for f, _ in rows]).repeat_interleave(n, 0)
+    steps = torch.tensor([n_steps] * n + [k for _, k in rows for _ in range(n)])
+    x = initial_noise(n, model.config.image_size, seed).repeat(len(rows) + 1, 1, 1, 1)
+    out = sample(
+        model,
+        x,
+        a.expand(len(x), -1),
+        switch_cond=torch.cat([a.expand(n, -1), switch]),
+        switch_step=steps,
+        n_steps=n_steps,
+        guidance=guidance,
+        sampler=sampler,
+        seed=seed,
+    )
+    images = out.final.view(len(rows) + 1, n, *out.final.shape[1:])
+    judged = judges.predict(out.final).view(len(rows) + 1, n, len(FACTORS))
+    grid = {}
+    for r, (f, k) in enumerate(rows, start=1):
+        if k == 0:
+            continue
+        i = FACTORS.index(f)
+        b_row = 1 + rows.index((f, 0))
+        keep = float((judged[r, :, i] == a[0, i]).float().mean())
+        grid[f, taus[ks.index(k)]] = (torch.stack([images[0], images[r], images[b_row]]), keep)
+    return grid
+
+
+def page_figure(images: torch.Tensor, keep: float, f: str, tau: float):
+    """One state of the in-page explorer: rows A alone, switched at ``tau``, B alone."""
+    import plotly.graph_objects as go
+
+    from earlybias.inpage import image_uri, montage
+
+    tiles = ((images.clamp(-1, 1) + 1) / 2).permute(0, 1, 3, 4, 2).flatten(0, 1).numpy()
+    big = tiles.repeat(3, axis=1).repeat(3, axis=2)
+    fig = go.Figure(go.Image(source=image_uri(montage(big, columns=N_NOISES, pad=4)), hoverinfo="skip"))
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    b = _switched_to(f)[f]
+    fig.update_layout(
+        title=dict(
+            text=f"{f}: {INITIAL['a'][f]} (top row) switched to {b} (bottom row) after {tau:.2f} of the steps"
+            f" (middle row): {keep:.0%} keep {INITIAL['a'][f]}",
+            font_size=13,
+        ),
+        height=420,
+        margin=dict(t=60, b=10, l=10, r=10),
+    )
+    return fig
+
+
+def page_explorer(
+    model, judges, switch_points, *, n_steps: int, guidance: float, sampler: str, seed: int = 0
+):
+    """The in-page explorer: :func:`page_grid` at up to :data:`PAGE_TAUS` of the run's switch
+    points strictly inside (0, 1), one figure per factor and switch point."""
+    from earlybias.inpage import PageExplorer
+
+    inside = [float(p) for p in switch_points if 0.0 < p < 1.0] or [float(p) for p in switch_points]
+    taus = [inside[int(i)] for i in np.unique(np.linspace(0, len(inside) - 1, PAGE_TAUS).round())]
+    grid = page_grid(model, judges, taus, n_steps=n_steps, guidance=guidance, sampler=sampler, seed=seed)
+    return PageExplorer(
+        "diffusion",
+        {"factor": list(FACTORS), "tau": taus},
+        lambda factor, tau: page_figure(*grid[factor, tau], factor, tau),
+        sliders=["tau"],
+        labels={"factor": "factor switched", "tau": "switch point τ"},
+    )

@@ -1,11 +1,14 @@
 """The chapter's interactive explorer: pick an architecture, see f_0 against the theory.
 
 :func:`explore_data` is the computation (a small headline experiment); :func:`explore` draws it;
-:func:`explorer` wires ``explore`` to widgets. The widgets run live in Jupyter; a book built
-offline cannot run them, so the chapter also draws the explorer's initial state.
+:func:`explorer` wires ``explore`` to widgets, which run live in Jupyter. The book has no kernel:
+:func:`page_explorer` computes the explorer over a grid of activations and depths when the chapter
+executes, and the reader's browser switches between the results (``earlybias.inpage``).
 """
 
 from __future__ import annotations
+
+import numpy as np
 
 from earlybias.claims import Experiment
 from earlybias.igb import ACTIVATIONS, experiments, pooling_problem
@@ -14,6 +17,8 @@ from earlybias.igb import ACTIVATIONS, experiments, pooling_problem
 INITIAL = {"activation": "relu", "depth": 1, "pool_k": 1, "input_shift": 0.0}
 #: Sizes of one explorer run: small enough to answer a slider in about a second.
 SIZES = {"width": 128, "n_points": 300, "n_inits": 400}
+#: The in-page explorer's grid: every activation at these depths (pooling off, centred data).
+PAGE_DEPTHS = (1, 2, 4)
 
 
 def explore_data(
@@ -73,3 +78,38 @@ def explorer(seed: int = 0):
         ),
     }
     return widgets.interactive(explore, **controls, seed=widgets.fixed(seed))
+
+
+def page_figure(exp: Experiment, activation: str, depth: int):
+    """One state of the in-page explorer: the histogram of f_0 over initialisations and, where
+    the theory applies, its density."""
+    import plotly.graph_objects as go
+
+    counts, edges = np.histogram(exp.data["samples"]["f0"], bins=30, range=(0.0, 1.0), density=True)
+    fig = go.Figure(go.Bar(x=(edges[:-1] + edges[1:]) / 2, y=counts, width=np.diff(edges), name="simulation"))
+    if "density" in exp.data:
+        d = exp.data["density"]
+        fig.add_trace(go.Scatter(x=d["f"], y=d["pdf"], mode="lines", line_color="black", name="theory"))
+    m = exp.metrics
+    fig.update_layout(
+        title=f"{activation}, depth {depth}: gamma {m['gamma_theory']:.2f} in theory, "
+        f"{m['gamma_measured']:.2f} measured",
+        xaxis_title="fraction of the data put in class 0, f_0",
+        yaxis_title="density over initialisations",
+        xaxis_range=[0, 1],
+        height=380,
+        margin=dict(t=50, b=50),
+    )
+    return fig
+
+
+def page_explorer(seed: int = 0):
+    """The in-page explorer: :func:`explore_data` for every activation at :data:`PAGE_DEPTHS`."""
+    from earlybias.inpage import PageExplorer
+
+    return PageExplorer(
+        "igb",
+        {"activation": ACTIVATIONS, "depth": PAGE_DEPTHS},
+        lambda activation, depth: page_figure(explore_data(activation, depth, seed=seed), activation, depth),
+        sliders=["depth"],
+    )

@@ -80,3 +80,75 @@ def explorer(o: Outputs, attributes_table, images):
         ),
         n_images=widgets.fixed(6),
     )
+
+
+def page_figure(o: Outputs, attributes_table, images, attribute: str, sparsity: float, n_images: int = 6):
+    """One state of the in-page explorer, :func:`explore` in plotly: accuracy and bias
+    amplification of ``attribute`` against the remaining weights (mean and SD over seeds, the
+    chosen sparsity dotted), and test images pruning to ``sparsity`` newly got wrong."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    from earlybias.inpage import image_uri, montage
+
+    a = list(o.attributes).index(attribute)
+    level = int(np.argmin(np.abs(o.sparsities - sparsity)))
+    rows = attributes_table[attributes_table.attribute == attribute]
+    curves = rows.groupby("sparsity")[["accuracy", "bias_amplification"]].agg(["mean", "std"])
+    remaining = 100 * (1 - curves.index.to_numpy())
+    hits = flipped(o, a, level)
+    fig = make_subplots(
+        2,
+        2,
+        specs=[[{}, {}], [{"colspan": 2}, None]],
+        row_heights=[0.62, 0.38],
+        vertical_spacing=0.16,
+        subplot_titles=(
+            "test accuracy",
+            "bias amplification",
+            f"newly wrong at {o.sparsities[level]:.1%} (seed 0)",
+        ),
+    )
+    for col, name in enumerate(("accuracy", "bias_amplification"), start=1):
+        fig.add_trace(
+            go.Scatter(
+                x=remaining,
+                y=curves[name]["mean"],
+                error_y=dict(array=curves[name]["std"].fillna(0)),
+                mode="lines+markers",
+                showlegend=False,
+            ),
+            1,
+            col,
+        )
+        fig.add_vline(x=100 * (1 - o.sparsities[level]), line_dash="dot", line_color="grey", row=1, col=col)
+        fig.update_xaxes(type="log", autorange="reversed", title_text="remaining weights (%)", row=1, col=col)
+    shown = np.asarray(images[hits[:n_images]]).transpose(0, 2, 3, 1)
+    if len(shown):
+        big = shown.repeat(4, axis=1).repeat(4, axis=2)
+        tiles = montage(big, columns=n_images, pad=4)
+        fig.add_trace(go.Image(source=image_uri(tiles), hoverinfo="skip"), 2, 1)
+    fig.update_xaxes(visible=False, row=2, col=1)
+    fig.update_yaxes(visible=False, row=2, col=1)
+    fig.update_layout(
+        title=dict(
+            text=f"{attribute}: {len(hits)} test images newly wrong at {o.sparsities[level]:.1%} sparsity",
+            font_size=13,
+        ),
+        height=560,
+        margin=dict(t=80, b=30),
+    )
+    return fig
+
+
+def page_explorer(o: Outputs, attributes_table, images):
+    """The in-page explorer: :func:`page_figure` for every attribute and pruned sparsity."""
+    from earlybias.inpage import PageExplorer
+
+    return PageExplorer(
+        "pruning",
+        {"attribute": [str(a) for a in o.attributes], "sparsity": [float(s) for s in o.sparsities[1:]]},
+        lambda attribute, sparsity: page_figure(o, attributes_table, images, attribute, sparsity),
+        sliders=["sparsity"],
+        initial={"sparsity": float(o.sparsities[-1])},
+    )

@@ -61,3 +61,68 @@ def explorer(o: Outputs):
         rho=widgets.SelectionSlider(options=list(o.setup.rhos), value=o.setup.rhos[-1], description="rho"),
         mi_weight=widgets.Dropdown(options=[o.setup.mi_weight, 0.0], description="lambda"),
     )
+
+
+def page_figure(o: Outputs, rho: float, mi_weight: float):
+    """One state of the in-page explorer, :func:`explore` in plotly: every method's unbiased
+    accuracy at ``rho`` (bar: mean, dots: seeds) and the mask's sparsity per layer."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    variant = "ffw" if mi_weight > 0 else "no_mi"
+    t = o.table[np.isclose(o.table.rho, rho) | (o.table.method == "ceiling")]
+    order = list(LABELS)
+    means = [t[t.method == m].accuracy.mean() for m in order]
+    lam = o.setup.mi_weight if variant == "ffw" else 0.0
+    titles = ("unbiased test accuracy", f"mask found with λ = {lam:g}")
+    fig = make_subplots(1, 2, column_widths=[0.6, 0.4], subplot_titles=titles)
+    names = [LABELS[m] for m in order]
+    fig.add_trace(go.Bar(y=names, x=means, orientation="h", marker_color="#d9d9d9", name="mean"), 1, 1)
+    fig.add_trace(
+        go.Scatter(
+            y=t.method.map(LABELS), x=t.accuracy, mode="markers", marker_color="#1f77b4", name="one seed"
+        ),
+        1,
+        1,
+    )
+    fig.add_vline(x=CHANCE, line_dash="dot", line_color="grey", row=1, col=1)
+    s = o.sparsity[(o.sparsity.method == variant) & np.isclose(o.sparsity.rho, rho)]
+    per_layer = s.groupby("layer", sort=False).sparsity.agg(["mean", "std"])
+    fig.add_trace(
+        go.Bar(
+            x=per_layer.index.astype(str),
+            y=per_layer["mean"],
+            error_y=dict(array=per_layer["std"].fillna(0)),
+            marker_color="#ff7f0e",
+            showlegend=False,
+        ),
+        1,
+        2,
+    )
+    fig.update_xaxes(range=[0, 1], row=1, col=1)
+    fig.update_yaxes(autorange="reversed", row=1, col=1)
+    fig.update_yaxes(range=[0, 1], title_text="share of weights removed", row=1, col=2)
+    conflicting = int(o.n_conflicting[o.setup.rhos.index(rho)])
+    fig.update_layout(
+        title=dict(
+            text=f"ρ = {rho:g}: {conflicting} bias-conflicting training images",
+            font_size=13,
+        ),
+        height=400,
+        legend=dict(orientation="h", y=-0.15),
+        margin=dict(t=70),
+    )
+    return fig
+
+
+def page_explorer(o: Outputs):
+    """The in-page explorer: :func:`page_figure` for every rho, with the run's lambda and 0."""
+    from earlybias.inpage import PageExplorer
+
+    return PageExplorer(
+        "surgeon",
+        {"rho": [float(r) for r in o.setup.rhos], "mi_weight": [float(o.setup.mi_weight), 0.0]},
+        lambda rho, mi_weight: page_figure(o, rho, mi_weight),
+        sliders=["rho"],
+        labels={"rho": "ρ", "mi_weight": "λ"},
+    )

@@ -86,3 +86,53 @@ def explorer(task, detector, role: str = "test"):
         n_filters=widgets.fixed(8),
         role=widgets.fixed(role),
     )
+
+
+#: Test models the in-page explorer offers (the first ones of the test zoo).
+PAGE_MODELS = 16
+
+
+def page_figure(task, detector, i: int, n_filters: int = 8, role: str = "test"):
+    """One state of the in-page explorer: model ``i``'s first-layer filters (as in
+    :func:`explore`) and the probability the detector gives each level."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    from earlybias.inpage import image_uri, montage
+
+    r = reading(task, detector, i, role)
+    filters = first_layer_filters(task.params(role), i)[:n_filters]
+    big = filters.repeat(12, axis=1).repeat(12, axis=2)  # nearest-neighbour: one weight, one block
+    proba = detector.predict_proba({k: v[i : i + 1] for k, v in task.params(role).items()})[0]
+    fig = make_subplots(1, 2, column_widths=[0.62, 0.38], subplot_titles=("first-layer filters", "detector"))
+    fig.add_trace(go.Image(source=image_uri(montage(big, columns=4, pad=4)), hoverinfo="skip"), 1, 1)
+    levels = [str(c) for c in task.classes]
+    colours = ["#2a7ab0" if c == r["level"] else "#b9c7d3" for c in levels]
+    fig.add_trace(go.Bar(x=levels, y=proba, marker_color=colours, showlegend=False), 1, 2)
+    fig.update_xaxes(visible=False, row=1, col=1)
+    fig.update_yaxes(visible=False, row=1, col=1)
+    fig.update_xaxes(title_text="bias level (dark: the true one)", type="category", row=1, col=2)
+    fig.update_yaxes(title_text="probability read off the weights", range=[0, 1], row=1, col=2)
+    fig.update_layout(
+        title=dict(
+            text=f"model {i}: trained at level {r['level']}, accuracy {r['acc_biased']:.2f} biased, "
+            f"{r['acc_unbiased']:.2f} unbiased; read as {r['read']} ({r['probability']:.2f})",
+            font_size=13,
+        ),
+        height=360,
+        margin=dict(t=70, b=50),
+    )
+    return fig
+
+
+def page_explorer(task, detector, role: str = "test"):
+    """The in-page explorer: :func:`page_figure` for each of the first :data:`PAGE_MODELS`
+    models of ``task``'s ``role`` zoo, on a slider."""
+    from earlybias.inpage import PageExplorer
+
+    return PageExplorer(
+        "weights",
+        {"model": range(min(PAGE_MODELS, task.n(role)))},
+        lambda model: page_figure(task, detector, model, role=role),
+        sliders=["model"],
+    )
