@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 SETUP_STAMP := $(VENV)/.setup-stamp
 export EARLYBIAS_THREADS ?= 2
 
-.PHONY: setup book test test-fast chapter bench clean
+.PHONY: setup book test test-fast chapter student grade bench clean
 
 setup: $(SETUP_STAMP)
 
@@ -30,8 +30,16 @@ chapter: setup
 	@test -n "$(CH)" || { echo 'usage: make chapter CH=<chapter id> P="name=value ..." [PROFILE=default] [OUT=dir]'; exit 2; }
 	$(VENV)/bin/earlybias run $(CH) --profile $(or $(PROFILE),default) $(foreach p,$(P),-p $(p)) $(if $(OUT),--out $(OUT))
 
+# The chapters as assignments: student versions (solutions and hidden tests removed), grading.
+student: setup
+	$(VENV)/bin/earlybias student
+
+grade: setup
+	@test -n "$(NB)" || { echo 'usage: make grade NB=<submitted notebook> [PROFILE=default|smoke] [P="name=value ..."] [OUT=graded.ipynb]'; exit 2; }
+	$(VENV)/bin/earlybias grade "$(NB)" --profile $(or $(PROFILE),default) $(foreach p,$(P),-p $(p)) $(if $(OUT),--out "$(OUT)")
+
 bench: setup
 	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 clean:
-	rm -rf book/_build book/chapters runs
+	rm -rf book/_build book/_vendor book/chapters runs dist

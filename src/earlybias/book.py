@@ -11,6 +11,8 @@ that stamp is not executed again. The page "Rerunning the study at scale" shows 
 from __future__ import annotations
 
 import hashlib
+import json
+import re
 import shutil
 import subprocess
 import sys
@@ -18,12 +20,16 @@ from importlib import metadata
 from pathlib import Path
 
 from earlybias.chapters import CHAPTERS, Chapter
-from earlybias.claims import Claim
+from earlybias.claims import Claim, anchor
 from earlybias.paths import ROOT
 from earlybias.results import RESULTS, atomic_write, load_results
 from earlybias.runner import BOOK_CHAPTERS, ExecutionFailed, claims_summary, execute, plan_run
 
 STAMP = "inputs.sha256"
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+#: nbgrader's markers (its ClearSolutions and ClearHiddenTests defaults).
+SOLUTION_BEGIN, SOLUTION_END = "### BEGIN SOLUTION", "### END SOLUTION"
+HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 #: The sweep of the page "Rerunning the study at scale" (``earlybias sweep`` arguments): the
 #: initial guessing bias gamma against depth for three activations, three seeds each, every point
 #: the igb chapter at its smoke profile.
@@ -35,7 +41,11 @@ BOOK_SWEEP = {
 }
 SWEEP_DIR = BOOK_CHAPTERS / "sweep"
 REPORT_TABLE = BOOK_CHAPTERS / "claims.md"
+EXERCISE_TABLE = BOOK_CHAPTERS / "exercises.md"
+EXERCISE_PROMPT = re.compile(r"\*\*Exercise (\d+) \(([^)]+?), (\d+(?:\.\d+)?) points?\)\.\*\*")
 BOOK_SOURCE = ROOT / "book"
+#: Scripts copied into the book at build time (``vendor_scripts``), served from its ``_static``.
+VENDOR = "_vendor"
 
 
 def _input_files(chapter: Chapter) -> list[Path]:
@@ -90,7 +100,11 @@ def execute_chapters(progress: bool = True) -> list[str]:
         executed.append(chapter.id)
     if execute_sweep(progress):
         executed.append("sweep")
+    for chapter in CHAPTERS.values():
+        if (BOOK_CHAPTERS / chapter.id / "executed.ipynb").exists():
+            publish_chapter(chapter)
     write_report_table()
+    write_exercise_table()
     return executed
 
 
@@ -127,6 +141,43 @@ def execute_sweep(progress: bool = True) -> bool:
     return True
 
 
+def publish_chapter(chapter: Chapter) -> Path:
+    """Write the book's page of ``chapter``, ``book/chapters/<id>.ipynb`` (``chapters/<id>.html``),
+    from its executed notebook.
+
+    The page is the executed notebook less what a book page cannot or must not show: ipywidgets
+    (progress bars, live explorers: they need a kernel, and their state would make the page load
+    a widget manager from a CDN; the in-page explorer replaces the live one), the parameters
+    cell's defaults (the injected parameters follow them), nbgrader's solution markers and its
+    hidden tests (graded exercises are for students too: the solution stays, folded, the hidden
+    checks do not).
+    """
+    nb = json.loads((BOOK_CHAPTERS / chapter.id / "executed.ipynb").read_text())
+    nb["metadata"].pop("widgets", None)
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        if "parameters" in cell["metadata"].get("tags", []):
+            # The defaults: papermill's injected cell below them shows what the run used.
+            cell["metadata"]["tags"] = [*cell["metadata"]["tags"], "remove-cell"]
+        cell["outputs"] = [o for o in cell["outputs"] if WIDGET_VIEW not in o.get("data", {})]
+        grader = cell["metadata"].get("nbgrader")
+        if grader:
+            cell["source"] = _without_markers("".join(cell["source"]))
+            folded = "Show the reference solution" if grader.get("solution") else "Show the check"
+            cell["metadata"].setdefault("mystnb", {})["code_prompt_show"] = folded
+    page = BOOK_CHAPTERS / f"{chapter.id}.ipynb"
+    atomic_write(page, json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+    return page
+
+
+def _without_markers(source: str) -> str:
+    """Cell source without nbgrader's solution marker lines and without its hidden tests."""
+    source = re.sub(rf"^[ \t]*{HIDDEN_BEGIN}.*?^[ \t]*{HIDDEN_END}[^\n]*\n?", "", source, flags=re.M | re.S)
+    kept = [line for line in source.splitlines() if line.strip() not in (SOLUTION_BEGIN, SOLUTION_END)]
+    return "\n".join(kept).strip("\n")
+
+
 def _cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
@@ -136,6 +187,44 @@ def _result(claim: Claim) -> str:
     if claim.status == "not reproduced":
         return f"*not reproduced*: {_cell(claim.not_reproduced)}"
     return claim.status if claim.passed and not claim.not_reproduced else f"**{claim.status}**"
+
+
+def exercise_kinds(nb: dict, chapter_id: str) -> dict[str, tuple[str, float]]:
+    """Each exercise's kind and points as its prompt states them, ``<chapter>-ex<k>`` ->
+    (kind, points), from prompts "**Exercise k (kind, N points).**" (a test keeps the stated
+    points equal to nbgrader's)."""
+    text = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+    return {f"{chapter_id}-ex{k}": (kind, float(p)) for k, kind, p in EXERCISE_PROMPT.findall(text)}
+
+
+def write_exercise_table() -> None:
+    """The "For teachers" page's table, ``book/chapters/exercises.md``: every chapter's graded
+    exercises with their kind, points, and the seconds their solution and checks took in the
+    book's run (papermill's cell durations)."""
+    import nbformat
+
+    from earlybias.grading import GRADE_ID, exercises
+
+    rows = ["| chapter | exercise | kind | points | computer time (s) |", "|---|---|---|---|---|"]
+    for chapter in CHAPTERS.values():
+        source = nbformat.read(chapter.notebook, as_version=4)
+        kinds = exercise_kinds(source, chapter.id)
+        executed = BOOK_CHAPTERS / chapter.id / "executed.ipynb"
+        seconds: dict[str, float] = {}
+        for cell in nbformat.read(executed, as_version=4).cells if executed.exists() else []:
+            m = GRADE_ID.match(cell.metadata.get("nbgrader", {}).get("grade_id", ""))
+            if m:
+                name = f"{m['chapter']}-ex{m['k']}"
+                seconds[name] = seconds.get(name, 0.0) + cell.metadata.get("papermill", {}).get(
+                    "duration", 0.0
+                )
+        for name, points in exercises(source).items():
+            time = f"{seconds[name]:.1f}" if name in seconds else "not executed"
+            rows.append(
+                f"| {{doc}}`{chapter.id} <chapters/{chapter.id}>` | {{ref}}`{name[len(chapter.id) + 1 :]} "
+                f"<{chapter.id}-exercises>` | {kinds[name][0]} | {points:g} | {time} |"
+            )
+    atomic_write(EXERCISE_TABLE, "\n".join(rows) + "\n")
 
 
 def write_report_table() -> None:
@@ -148,7 +237,7 @@ def write_report_table() -> None:
     sections = []
     for chapter in CHAPTERS.values():
         path = BOOK_CHAPTERS / chapter.id / RESULTS
-        link = f"[{chapter.id}](chapters/{chapter.id}/executed.ipynb)"
+        link = f"[{chapter.id}](chapters/{chapter.id}.ipynb)"
         if not path.exists():
             runs.append(f"| {chapter.id} | not executed | | | | | | | |")
             continue
@@ -172,7 +261,8 @@ def write_report_table() -> None:
             "|---|---|---|---|---|",
         ]
         rows += [
-            f"| {c.id} | {_cell(c.statement)} | {c.measured:.4g} | {_cell(c.expected)} | {_result(c)} |"
+            f'| <a href="chapters/{chapter.id}.html#{anchor(c.id)}">{c.id}</a> | {_cell(c.statement)} '
+            f"| {c.measured:.4g} | {_cell(c.expected)} | {_result(c)} |"
             for c in claims
         ]
         sections.append("\n".join(rows))
@@ -181,12 +271,23 @@ def write_report_table() -> None:
     atomic_write(REPORT_TABLE, text)
 
 
+def vendor_scripts(source: Path = BOOK_SOURCE) -> None:
+    """Copy the scripts the pages load into ``source/_vendor`` (served as ``_static``): the book
+    loads nothing from outside the site. plotly.js comes from the plotly package, which ships it."""
+    import plotly
+
+    vendor = source / VENDOR
+    vendor.mkdir(exist_ok=True)
+    shutil.copyfile(Path(plotly.__file__).parent / "package_data" / "plotly.min.js", vendor / "plotly.min.js")
+
+
 def build_html(source: Path = BOOK_SOURCE, output: Path | None = None) -> Path:
     """Build the HTML book with Jupyter Book 1, warnings and broken references as errors.
 
     ``-W -n --keep-going``: a failing cell's traceback or a broken cross reference fails the
     build, and every such problem is listed before it does. Returns the path of index.html.
     """
+    vendor_scripts(source)
     # The console script beside this interpreter: jupyter_book has no ``python -m`` entry.
     cmd = [
         str(Path(sys.executable).with_name("jupyter-book")),

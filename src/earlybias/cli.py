@@ -1,4 +1,4 @@
-"""The ``earlybias`` command: ``list``, ``run``, ``sweep`` and ``book``.
+"""The ``earlybias`` command: ``list``, ``run``, ``sweep``, ``book``, ``student`` and ``grade``.
 
 Exit codes: 0 it ran; 1 execution failed (the message names the failing cell, or a sweep's
 failed points); 2 bad input; 130 stopped by Ctrl-C or SIGTERM.
@@ -134,6 +134,42 @@ def _book(args) -> int:
     return 0
 
 
+def _student(args) -> int:
+    from earlybias.grading import STUDENT_DIR, AssignmentError, write_student_versions
+
+    try:
+        written = write_student_versions(args.out or STUDENT_DIR)
+    except AssignmentError as exc:
+        print(f"earlybias student: {exc}", file=sys.stderr)
+        return 1
+    for path in written:
+        print(path)
+    return 0
+
+
+def _grade(args) -> int:
+    from earlybias.grading import GradingFailed, grade
+
+    try:
+        grades = grade(args.notebook, args.profile, args.param, out=args.out, progress=not args.quiet)
+    except ParamError as exc:
+        print(f"earlybias grade: {exc}", file=sys.stderr)
+        return 2
+    except GradingFailed as exc:
+        print(f"earlybias grade: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("earlybias grade: stopped; nothing was written", file=sys.stderr)
+        return 130
+    print(f"{args.notebook}: chapter {grades.chapter} ({grades.profile})")
+    if grades.restored:
+        print(f"put back test cells the submission had changed or deleted: {', '.join(grades.restored)}")
+    print(grades.table())
+    if args.out:
+        print(args.out)
+    return 0
+
+
 def _chapter_arguments(parser, param_help: str, out_help: str) -> None:
     """What ``run`` and ``sweep`` share: the profile, ``-p NAME=VALUE``, ``--out`` and ``-q``."""
     parser.add_argument(
@@ -192,6 +228,23 @@ def main(argv: list[str] | None = None) -> int:
     book.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     book.add_argument("--no-build", action="store_true", help="execute only; do not build the HTML")
     book.set_defaults(func=_book)
+    student = sub.add_parser(
+        "student", help="write every chapter's student version (solutions and hidden tests removed)"
+    )
+    student.add_argument("--out", help="folder to write <chapter>.ipynb into (default: dist/student/)")
+    student.set_defaults(func=_student)
+    grade = sub.add_parser(
+        "grade",
+        help="score a submitted chapter notebook, points per exercise",
+        description="The chapter is read from the notebook's exercise cells; its test cells are put "
+        "back from the chapter's source notebook, and it runs with the profile's parameters. Exit 0 "
+        "when it was graded, whatever the score.",
+    )
+    grade.add_argument("notebook", help="the submitted notebook (a student version of a chapter)")
+    _chapter_arguments(
+        grade, "override one parameter of the profile", "write the graded notebook to this file"
+    )
+    grade.set_defaults(func=_grade)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -114,6 +114,9 @@ class PageExplorer:
         self.sliders = set(sliders)
         self.labels = {k: k for k in controls} | (labels or {})
         self.initial = {k: v[0] for k, v in self.controls.items()} | (initial or {})
+        for k, v in self.initial.items():
+            if v not in self.controls.get(k, ()):
+                raise ValueError(f"initial[{k!r}]: got {v!r}, allowed: {self.controls.get(k)}")
         self.figures = {
             _key(combo): draw(**dict(zip(self.controls, combo)))
             for combo in itertools.product(*self.controls.values())

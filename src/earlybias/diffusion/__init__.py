@@ -181,10 +181,12 @@ def n_models(params: dict) -> int:
 
 
 def n_evaluations(params: dict) -> int:
-    """Denoiser evaluations of the five experiments and the exercises (two per guided step). A
-    switch experiment runs condition A once and branches to B at each switch point (a branch at
-    fraction tau runs the remaining 1 - tau of the steps); dropping the condition branches alike
-    from the guided reference, one evaluation a step."""
+    """Denoiser evaluations of the five experiments, the in-page explorer and the exercises (two
+    per guided step). A switch experiment runs condition A once and branches to B at each switch
+    point (a branch at fraction tau runs the remaining 1 - tau of the steps); dropping the
+    condition branches alike from the guided reference, one evaluation a step."""
+    from earlybias.diffusion.explorer import N_NOISES, PAGE_TAUS
+
     n, steps = params["n_samples"], params["n_steps"]
     taus = list(params["switch_points"])
     branched = steps * (1 + sum(1 - t for t in taus))  # steps of one pair over all switch points
@@ -195,8 +197,11 @@ def n_evaluations(params: dict) -> int:
     gen = 500 * steps * 2 + n * steps * 2
     resample = 32 * params["n_resamples"] * len(taus) * steps // 2 + 32 * steps * 2
     drop = 4 * n * (2 * steps + dropped)
-    exercises = 2 * 2 * n * branched * 2  # two switch experiments on colour and texture
-    return int(switch + bias + rare + gen + resample + drop + exercises)
+    # A colour switch without guidance; guidance stopped and the condition dropped half-way.
+    exercises = n * branched * 2 + 5 * n * steps
+    # Every factor switched at up to PAGE_TAUS points, each with B alone, and A alone once.
+    explorer = N_NOISES * (1 + len(FACTORS) * (PAGE_TAUS + 1)) * steps * 2
+    return int(switch + bias + rare + gen + resample + drop + exercises + explorer)
 
 
 def estimate(params: dict) -> Estimate:
