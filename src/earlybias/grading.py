@@ -19,11 +19,9 @@ is the exercise a test cell's points count towards.
 from __future__ import annotations
 
 import copy
-import os
 import re
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,7 +33,7 @@ from earlybias.chapters import CHAPTERS, Chapter, get_chapter
 from earlybias.params import ParamError
 from earlybias.paths import ROOT
 from earlybias.results import atomic_write
-from earlybias.session import RUN_DIR_ENV, THREADS_ENV, thread_count
+from earlybias.session import RUN_DIR_ENV, THREADS_ENV, kernel_environment, thread_count
 
 __all__ = [
     "AssignmentError",
@@ -306,26 +304,6 @@ def score(nb: NotebookNode) -> dict[str, tuple[float, float]]:
     return {name: (e, p) for name, (e, p) in out.items()}
 
 
-@contextmanager
-def _environ(values: dict[str, str | None]) -> Iterator[None]:
-    """Set (``None``: unset) environment variables for the kernel this process starts; restore
-    them after."""
-    saved = {k: os.environ.get(k) for k in values}
-    for k, v in values.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
 def _executor(timeout: int, progress: bool, total: int):
     """nbgrader's ``Execute`` (every cell runs, errors recorded in the outputs), with a
     progress bar over the code cells."""
@@ -380,7 +358,7 @@ def grade_against(
         env = {RUN_DIR_ENV: None, THREADS_ENV: str(threads or thread_count())}
         executor = _executor(timeout, progress, total)
         try:
-            with _environ(env):
+            with kernel_environment(env):
                 nb, _ = executor.preprocess(nb, {"metadata": {"path": work}})
         except DeadKernelError as exc:
             raise GradingFailed(f"the kernel died while running the submission: {exc}") from exc

@@ -34,7 +34,7 @@ from earlybias.claims import Claim, mark_not_reproduced
 from earlybias.params import PROFILES, ParamError, parse_overrides, resolve
 from earlybias.paths import ROOT
 from earlybias.results import RESULTS, provenance, write_results
-from earlybias.session import NOTEBOOK_RESULTS, RUN_DIR_ENV, THREADS_ENV, thread_count
+from earlybias.session import NOTEBOOK_RESULTS, RUN_DIR_ENV, THREADS_ENV, kernel_environment, thread_count
 
 #: Where the book's executed chapters live; only ``earlybias book`` writes there.
 BOOK_CHAPTERS = ROOT / "book" / "chapters"
@@ -208,19 +208,18 @@ def _execute(plan: RunPlan, staging: Path, progress: bool, threads: int | None) 
 
     threads = threads or thread_count()
     env = {RUN_DIR_ENV: str(staging), THREADS_ENV: str(threads)}
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
     started_at = datetime.now(UTC)
     t0 = time.perf_counter()
     try:
-        papermill.execute_notebook(
-            str(plan.chapter.notebook),
-            str(staging / "executed.ipynb"),
-            parameters=plan.params,
-            kernel_name="python3",
-            progress_bar=progress,
-            cwd=str(staging),
-        )
+        with kernel_environment(env):
+            papermill.execute_notebook(
+                str(plan.chapter.notebook),
+                str(staging / "executed.ipynb"),
+                parameters=plan.params,
+                kernel_name="python3",
+                progress_bar=progress,
+                cwd=str(staging),
+            )
     except Exception as exc:  # papermill raises PapermillExecutionError for a failing cell
         failed = out.with_name(out.name + ".failed")
         shutil.rmtree(failed, ignore_errors=True)
@@ -228,12 +227,6 @@ def _execute(plan: RunPlan, staging: Path, progress: bool, threads: int | None) 
         raise ExecutionFailed(
             _failure(exc, plan.chapter.id, plan.chapter.notebook) + f"; the executed notebook is in {failed}"
         ) from exc
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
     runtime = time.perf_counter() - t0
 
     partial = staging / NOTEBOOK_RESULTS

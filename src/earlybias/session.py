@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import os
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +22,26 @@ from earlybias.claims import Claim
 RUN_DIR_ENV = "EARLYBIAS_RUN_DIR"
 THREADS_ENV = "EARLYBIAS_THREADS"
 NOTEBOOK_RESULTS = "notebook-results.json"
+
+
+@contextmanager
+def kernel_environment(values: dict[str, str | None]) -> Iterator[None]:
+    """Set (``None``: unset) environment variables for the kernel this process starts (the
+    runner's run directory and threads); restore them after."""
+    saved = {k: os.environ.get(k) for k in values}
+    for k, v in values.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def run_dir() -> Path | None:

@@ -187,13 +187,14 @@ def page_figure(images: torch.Tensor, keep: float, f: str, tau: float):
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     b = _switched_to(f)[f]
+    a = INITIAL["a"][f]
     fig.update_layout(
         title=dict(
-            text=f"{f}: {INITIAL['a'][f]} (top row) switched to {b} (bottom row) after {tau:.2f} of the steps"
-            f" (middle row): {keep:.0%} keep {INITIAL['a'][f]}",
+            text=f"top: A ({f} {a}); bottom: B ({f} {b}); middle: A for the first {tau:.2f} of the steps, "
+            f"then B: {keep:.0%} keep {a}",
             font_size=13,
         ),
-        height=420,
+        height=340,
         margin=dict(t=60, b=10, l=10, r=10),
     )
     return fig
@@ -215,4 +216,5 @@ def page_explorer(
         lambda factor, tau: page_figure(*grid[factor, tau], factor, tau),
         sliders=["tau"],
         labels={"factor": "factor switched", "tau": "switch point τ"},
+        initial={"tau": taus[-1]},
     )
