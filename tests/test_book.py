@@ -1,6 +1,7 @@
 """The book: default-profile claims (slow), and a -W build that fails on broken references."""
 
 import os
+import re
 import shutil
 import subprocess
 
@@ -72,15 +73,42 @@ def test_book_builds_with_warnings_as_errors(built_book):
     assert "injected-parameters" in chapter
 
 
-def test_broken_reference_fails_the_build(tmp_path):
+def _mini_book(tmp_path, text: str):
+    """A one-page book with the study's configuration (and its local extension)."""
     src = tmp_path / "book"
     src.mkdir()
     shutil.copy(ROOT / "book" / "_config.yml", src)
     shutil.copy(ROOT / "book" / "references.bib", src)
+    shutil.copytree(ROOT / "book" / "_ext", src / "_ext")
     (src / "_toc.yml").write_text("format: jb-book\nroot: intro\n")
-    (src / "intro.md").write_text("# Intro\n\nSee {doc}`no-such-page`.\n")
+    (src / "intro.md").write_text(f"# Intro\n\n{text}\n")
+    return src
+
+
+def test_broken_reference_fails_the_build(tmp_path):
     with pytest.raises(subprocess.CalledProcessError):
-        build_html(src, tmp_path / "out")
+        build_html(_mini_book(tmp_path, "See {doc}`no-such-page`."), tmp_path / "out")
+    # The same book with its reference fixed builds: the failure above was the reference's.
+    shutil.rmtree(tmp_path / "book")
+    assert build_html(_mini_book(tmp_path, "See {doc}`intro`."), tmp_path / "out").exists()
+
+
+#: Attributes through which a page makes the browser fetch something: scripts, stylesheets and
+#: other links, images, media, frames.
+FETCHED = re.compile(
+    r"<(script|link|img|source|iframe|video|audio|embed)\b[^>]*?\b(src|href|srcset)=\"([^\"]*)\"", re.I
+)
+
+
+def test_no_page_references_an_outside_script_stylesheet_or_image(built_book):
+    """Offline means no reference at all, not only no request a browser happened to make: every
+    script, stylesheet and image of every page is the site's own (citation links are <a>)."""
+    outside = []
+    for page in sorted(built_book.rglob("*.html")):
+        for tag, attribute, url in FETCHED.findall(page.read_text(encoding="utf-8")):
+            if re.match(r"(https?:)?//", url.strip(), re.I):
+                outside.append(f"{page.relative_to(built_book)}: <{tag} {attribute}={url}>")
+    assert not outside, "\n".join(outside[:30])
 
 
 def test_surgeon_subnetwork_accuracy_recomputes_from_its_files_alone(book_runs):
