@@ -314,3 +314,12 @@ def test_one_wrong_answer_loses_exactly_its_exercise(chapter, tmp_path):
     saved = json.loads(graded.read_text())["metadata"]["earlybias"]
     assert saved["chapter"] == chapter.id and saved["profile"] == "smoke"
     assert saved["grades"][wrong_exercise]["earned"] == 0
+
+
+@pytest.mark.parametrize("chapter", _chapters(slow=True))
+def test_reference_solutions_score_full_marks_in_the_books_run(book_runs, chapter):
+    """The book executes each source notebook, reference solutions and hidden tests included, at
+    the default profile: scored as nbgrader scores, every exercise earns all its points."""
+    executed = nbformat.read(book_runs / chapter.id / "executed.ipynb", as_version=4)
+    scores = grading.score(executed)
+    assert scores == {name: (points, points) for name, points in exercises(_read(chapter)).items()}
