@@ -16,6 +16,7 @@ import re
 import shutil
 import subprocess
 import sys
+import sysconfig
 from importlib import metadata
 from pathlib import Path
 
@@ -58,7 +59,12 @@ def inputs_hash(chapter: Chapter) -> str:
     for path in _input_files(chapter):
         h.update(str(path.relative_to(ROOT)).encode())
         h.update(path.read_bytes())
-    versions = sorted(f"{d.metadata['Name']}=={d.version}" for d in metadata.distributions())
+    # The environment's own packages, not whatever sys.path holds now: importing nbgrader puts
+    # setuptools' vendored packages on sys.path, which would change the hash within one process.
+    installed = {sysconfig.get_paths()[k] for k in ("purelib", "platlib")}
+    versions = sorted(
+        f"{d.metadata['Name']}=={d.version}" for d in metadata.distributions(path=sorted(installed))
+    )
     h.update(sys.version.encode())
     h.update("\n".join(versions).encode())
     return h.hexdigest()
