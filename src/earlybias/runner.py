@@ -34,7 +34,14 @@ from earlybias.claims import Claim, mark_not_reproduced
 from earlybias.params import PROFILES, ParamError, parse_overrides, resolve
 from earlybias.paths import ROOT
 from earlybias.results import RESULTS, provenance, write_results
-from earlybias.session import NOTEBOOK_RESULTS, RUN_DIR_ENV, THREADS_ENV, kernel_environment, thread_count
+from earlybias.session import (
+    BOOK_ENV,
+    NOTEBOOK_RESULTS,
+    RUN_DIR_ENV,
+    THREADS_ENV,
+    kernel_environment,
+    thread_count,
+)
 
 #: Where the book's executed chapters live; only ``earlybias book`` writes there.
 BOOK_CHAPTERS = ROOT / "book" / "chapters"
@@ -60,6 +67,9 @@ class RunPlan:
     params: dict[str, Any]
     out: Path
     estimate: Estimate
+    #: Executed for the book (``earlybias book``): the notebook also computes what only the book
+    #: shows, its in-page explorer (``session.for_book``).
+    for_book: bool = False
 
     def long_run_notice(self) -> str | None:
         """A line to print before a run estimated to take more than ``LONG_RUN_S``."""
@@ -108,7 +118,7 @@ def plan_run(
             raise ParamError(
                 f"--out {out}: directory exists and is not empty; choose a new directory or remove it"
             )
-    return RunPlan(chapter, profile, params, out_dir, estimate)
+    return RunPlan(chapter, profile, params, out_dir, estimate, for_book)
 
 
 def _failure(exc: Exception, chapter_id: str, notebook: Path) -> str:
@@ -207,7 +217,7 @@ def _execute(plan: RunPlan, staging: Path, progress: bool, threads: int | None) 
     )
 
     threads = threads or thread_count()
-    env = {RUN_DIR_ENV: str(staging), THREADS_ENV: str(threads)}
+    env = {RUN_DIR_ENV: str(staging), THREADS_ENV: str(threads), BOOK_ENV: "1" if plan.for_book else None}
     started_at = datetime.now(UTC)
     t0 = time.perf_counter()
     try:

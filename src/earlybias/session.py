@@ -21,6 +21,8 @@ from earlybias.claims import Claim
 
 RUN_DIR_ENV = "EARLYBIAS_RUN_DIR"
 THREADS_ENV = "EARLYBIAS_THREADS"
+#: Set by the runner when it executes a chapter for the book (``earlybias book``).
+BOOK_ENV = "EARLYBIAS_BOOK"
 NOTEBOOK_RESULTS = "notebook-results.json"
 
 
@@ -48,6 +50,12 @@ def run_dir() -> Path | None:
     """The run directory the runner is writing, or ``None`` in an interactive session."""
     value = os.environ.get(RUN_DIR_ENV)
     return Path(value) if value else None
+
+
+def for_book() -> bool:
+    """Whether the chapter is executed for the book: then it also computes its in-page explorer,
+    which only the book's page shows (a sweep's hundred runs need not)."""
+    return os.environ.get(BOOK_ENV) == "1"
 
 
 def thread_count() -> int:
