@@ -2,10 +2,11 @@
 
 The ipywidgets explorers need a live kernel, which a book page does not have. An in-page explorer
 is computed when the chapter executes for the book (``session.for_book``): one plotly figure for
-every combination of its controls' values, shipped as JSON inside the page. Its controls (``<select>`` for choices, a range input for
-ordered values) swap the figure with ``Plotly.react`` in the browser: no kernel, and nothing is
-fetched from outside the site, because plotly.js comes from the plotly Python package and is
-copied into the book's own ``_static`` (:data:`PLOTLY_JS`, see ``earlybias.book``).
+every combination of its controls' values, shipped as JSON inside the page. Its controls
+(``<select>`` for choices, a range input for ordered values) swap the figure with
+``Plotly.react`` in the browser: no kernel, and nothing is fetched from outside the site, because
+plotly.js comes from the plotly Python package and is copied into the book's own ``_static``
+(:data:`PLOTLY_JS`, see ``earlybias.book``).
 """
 
 from __future__ import annotations
