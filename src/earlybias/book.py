@@ -28,9 +28,8 @@ from earlybias.runner import BOOK_CHAPTERS, ExecutionFailed, claims_summary, exe
 
 STAMP = "inputs.sha256"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
-#: nbgrader's markers (its ClearSolutions and ClearHiddenTests defaults).
+#: nbgrader's solution markers (its ClearSolutions defaults).
 SOLUTION_BEGIN, SOLUTION_END = "### BEGIN SOLUTION", "### END SOLUTION"
-HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 #: The sweep of the page "Rerunning the study at scale" (``earlybias sweep`` arguments): the
 #: initial guessing bias gamma against depth for three activations, three seeds each, every point
 #: the igb chapter at its smoke profile.
@@ -169,7 +168,7 @@ def publish_chapter(chapter: Chapter) -> Path:
         cell["outputs"] = [o for o in cell["outputs"] if WIDGET_VIEW not in o.get("data", {})]
         grader = cell["metadata"].get("nbgrader")
         if grader:
-            cell["source"] = _without_markers("".join(cell["source"]))
+            cell["source"] = _without_markers(cell)
             folded = "Show the reference solution" if grader.get("solution") else "Show the check"
             cell["metadata"].setdefault("mystnb", {})["code_prompt_show"] = folded
     page = BOOK_CHAPTERS / f"{chapter.id}.ipynb"
@@ -177,9 +176,14 @@ def publish_chapter(chapter: Chapter) -> Path:
     return page
 
 
-def _without_markers(source: str) -> str:
-    """Cell source without nbgrader's solution marker lines and without its hidden tests."""
-    source = re.sub(rf"^[ \t]*{HIDDEN_BEGIN}.*?^[ \t]*{HIDDEN_END}[^\n]*\n?", "", source, flags=re.M | re.S)
+def _without_markers(cell: dict) -> str:
+    """A cell's source without its hidden tests (as students see it) and without nbgrader's
+    solution marker lines."""
+    import nbformat
+
+    from earlybias.grading import shown_source
+
+    source = shown_source(nbformat.from_dict({**cell, "source": "".join(cell["source"])}))
     kept = [line for line in source.splitlines() if line.strip() not in (SOLUTION_BEGIN, SOLUTION_END)]
     return "\n".join(kept).strip("\n")
 

@@ -199,8 +199,9 @@ def _fresh(cell: NotebookNode) -> NotebookNode:
     return out
 
 
-def _shown_source(cell: NotebookNode) -> str:
-    """What a student sees of a source cell: its text less the hidden tests."""
+def shown_source(cell: NotebookNode) -> str:
+    """What a student sees of a source cell: its text less the hidden tests (nbgrader's own
+    ``ClearHiddenTests``; the book's pages show the same, ``book.publish_chapter``)."""
     from nbgrader.preprocessors import ClearHiddenTests
 
     shown = _fresh(cell)
@@ -231,7 +232,7 @@ def restore_cells(submission: NotebookNode, source: NotebookNode) -> tuple[Noteb
             original = protected[gid]
             if cell.cell_type != original.cell_type or cell.source not in (
                 original.source,
-                _shown_source(original),
+                shown_source(original),
             ):
                 restored.append(gid)
             cell_id, cell = cell.get("id"), _fresh(original)
